@@ -1,0 +1,168 @@
+//! What each gateway can do, so differences are data, not surprises.
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkout::CheckoutRequest;
+use crate::error::{Error, Result};
+use crate::ids::GatewayId;
+use crate::money::Currency;
+use crate::plan::{Interval, IntervalUnit};
+
+/// Which billing intervals a gateway takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum IntervalSupport {
+    /// Any count of these units (Recurrente: week, month, year × any count).
+    AnyCount(Vec<IntervalUnit>),
+    /// Exactly these intervals (Cryptomus: weekly, monthly, every 3 months).
+    Only(Vec<Interval>),
+}
+
+impl IntervalSupport {
+    /// True when the interval is accepted.
+    pub fn supports(&self, interval: &Interval) -> bool {
+        match self {
+            IntervalSupport::AnyCount(units) => units.contains(&interval.unit),
+            IntervalSupport::Only(list) => list.contains(interval),
+        }
+    }
+}
+
+/// Which price currencies a gateway takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CurrencySupport {
+    /// Only these (Recurrente: GTQ, USD).
+    Only(Vec<Currency>),
+    /// Any fiat or crypto code (Cryptomus prices in either and converts).
+    Any,
+}
+
+impl CurrencySupport {
+    /// True when the currency is accepted.
+    pub fn supports(&self, c: &Currency) -> bool {
+        match self {
+            CurrencySupport::Only(list) => list.contains(c),
+            CurrencySupport::Any => true,
+        }
+    }
+}
+
+/// What a gateway can do. [`Capabilities::check`] refuses a request that asks for more, with
+/// [`Error::Unsupported`], before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Billing intervals.
+    pub intervals: IntervalSupport,
+    /// Price currencies.
+    pub currencies: CurrencySupport,
+    /// Free trials.
+    pub trial: bool,
+    /// A reduced price for the first days.
+    pub intro_offer: bool,
+    /// Automatic end after N periods.
+    pub end_after_periods: bool,
+    /// Paying in another currency than the price's, converted by the gateway.
+    pub payer_currency: bool,
+    /// A webhook URL per checkout (else webhooks go to endpoints registered with the gateway).
+    pub callback_url: bool,
+    /// Success and cancel URLs for the payer.
+    pub return_urls: bool,
+    /// Pre-filling the payer's details.
+    pub customer: bool,
+    /// Pausing and resuming.
+    pub pause: bool,
+    /// Listing subscriptions.
+    pub list_subscriptions: bool,
+    /// Cancelling by the merchant.
+    pub cancel: bool,
+}
+
+impl Capabilities {
+    /// Refuses a request that needs something this gateway cannot do.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] naming the first unsupported option.
+    pub fn check(&self, gateway: &GatewayId, req: &CheckoutRequest) -> Result<()> {
+        let plan = &req.plan;
+        let no = |feature: String| Err(Error::unsupported(gateway.clone(), feature));
+        if !self.intervals.supports(&plan.interval) {
+            return no(format!("billing {}", plan.interval));
+        }
+        if !self.currencies.supports(&plan.price.currency) {
+            return no(format!("prices in {}", plan.price.currency));
+        }
+        if plan.trial.is_some() && !self.trial {
+            return no("free trials".into());
+        }
+        if plan.intro.is_some() && !self.intro_offer {
+            return no("intro offers".into());
+        }
+        if plan.end_after_periods.is_some() && !self.end_after_periods {
+            return no("ending after a number of periods".into());
+        }
+        if plan.payer_currency.is_some() && !self.payer_currency {
+            return no("a payer currency different from the price's".into());
+        }
+        if req.callback_url.is_some() && !self.callback_url {
+            return no("a per-checkout callback URL (register a webhook endpoint instead)".into());
+        }
+        if (req.success_url.is_some() || req.cancel_url.is_some()) && !self.return_urls {
+            return no("success and cancel URLs".into());
+        }
+        if req.customer.is_some() && !self.customer {
+            return no("pre-filled customer details".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Money;
+    use crate::plan::RecurringPlan;
+
+    fn caps() -> Capabilities {
+        Capabilities {
+            intervals: IntervalSupport::Only(vec![Interval::weekly(), Interval::monthly()]),
+            currencies: CurrencySupport::Only(vec![Currency::USD]),
+            trial: false,
+            intro_offer: true,
+            end_after_periods: false,
+            payer_currency: false,
+            callback_url: true,
+            return_urls: false,
+            customer: false,
+            pause: false,
+            list_subscriptions: true,
+            cancel: true,
+        }
+    }
+
+    fn req(interval: Interval) -> CheckoutRequest {
+        let plan = RecurringPlan::builder("P", Money::parse("5", Currency::USD).unwrap(), interval)
+            .build()
+            .unwrap();
+        CheckoutRequest::new(plan)
+    }
+
+    #[test]
+    fn unsupported_options_are_refused_by_name() {
+        let g = GatewayId::new("test");
+        assert!(caps().check(&g, &req(Interval::monthly())).is_ok());
+        let err = caps().check(&g, &req(Interval::yearly())).unwrap_err();
+        assert_eq!(err.to_string(), "test does not support billing every year");
+        let mut r = req(Interval::monthly());
+        r.plan.trial = Some(Interval::weekly());
+        assert!(matches!(caps().check(&g, &r), Err(Error::Unsupported { feature, .. }) if feature == "free trials"));
+        let r = req(Interval::monthly()).success_url("https://a.example/ok".parse().unwrap());
+        assert!(caps().check(&g, &r).is_err());
+        let mut r = req(Interval::monthly());
+        r.plan.price = Money::parse("5", Currency::GTQ).unwrap();
+        assert!(caps().check(&g, &r).is_err());
+    }
+}
