@@ -82,6 +82,35 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// Nothing supported: no interval, no currency, every option off. Backends start here and
+    /// switch on what they can do (the struct is `#[non_exhaustive]`, so this is how crates
+    /// outside the core build one).
+    ///
+    /// ```
+    /// use paycycle_core::{Capabilities, Currency, CurrencySupport, Interval, IntervalSupport};
+    /// let mut caps = Capabilities::none();
+    /// caps.intervals = IntervalSupport::Only(vec![Interval::monthly()]);
+    /// caps.currencies = CurrencySupport::Only(vec![Currency::USD]);
+    /// caps.cancel = true;
+    /// assert!(!caps.trial);
+    /// ```
+    pub fn none() -> Capabilities {
+        Capabilities {
+            intervals: IntervalSupport::Only(Vec::new()),
+            currencies: CurrencySupport::Only(Vec::new()),
+            trial: false,
+            intro_offer: false,
+            end_after_periods: false,
+            payer_currency: false,
+            callback_url: false,
+            return_urls: false,
+            customer: false,
+            pause: false,
+            list_subscriptions: false,
+            cancel: false,
+        }
+    }
+
     /// Refuses a request that needs something this gateway cannot do.
     ///
     /// # Errors

@@ -116,8 +116,9 @@ pub struct Checkout {
     pub id: CheckoutId,
     /// Send the payer here.
     pub url: Url,
-    /// Your reference (the one you gave, or the one generated).
-    pub merchant_reference: String,
+    /// Your reference (the one you gave, or the one generated). `None` for a checkout made
+    /// outside paycycle without one.
+    pub merchant_reference: Option<String>,
     /// The state of the subscription this checkout starts: `Pending` until the payer completes it.
     pub status: SubscriptionStatus,
     /// The subscription it started (or, on gateways where the two are one object, will start).
@@ -134,7 +135,7 @@ impl Checkout {
         gateway: GatewayId,
         id: CheckoutId,
         url: Url,
-        merchant_reference: String,
+        merchant_reference: Option<String>,
         raw: serde_json::Value,
     ) -> Self {
         Checkout {

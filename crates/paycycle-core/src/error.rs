@@ -137,6 +137,13 @@ fn fields_suffix(f: &BTreeMap<String, Vec<String>>) -> String {
     format!(" [{}]", parts.join("; "))
 }
 
+impl From<crate::money::MoneyError> for Error {
+    /// A money value refused while building a request is invalid input (`field` = `money`).
+    fn from(e: crate::money::MoneyError) -> Self {
+        Error::invalid("money", e)
+    }
+}
+
 impl Error {
     /// An [`Error::InvalidInput`].
     pub fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> Error {
