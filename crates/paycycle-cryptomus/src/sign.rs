@@ -32,9 +32,11 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Constant-time equality of two signatures (case-insensitive hex).
+/// Constant-time equality of two signatures, byte for byte.
+///
+/// Cryptomus writes lowercase hex (PHP's `md5()`); an upper-case or padded copy is refused, so
+/// that changing any byte of a signed body fails verification.
 pub fn signatures_match(expected: &str, given: &str) -> bool {
-    let given = given.trim().to_ascii_lowercase();
     expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
 }
 
@@ -86,8 +88,10 @@ mod tests {
     }
 
     #[test]
-    fn comparison_ignores_case_and_rejects_other_lengths() {
-        assert!(signatures_match("abcdef", "ABCDEF"));
+    fn comparison_is_exact() {
+        assert!(signatures_match("abcdef", "abcdef"));
+        assert!(!signatures_match("abcdef", "ABCDEF"));
+        assert!(!signatures_match("abcdef", " abcdef"));
         assert!(!signatures_match("abcdef", "abcde"));
         assert!(!signatures_match("abcdef", "abcdee"));
     }
