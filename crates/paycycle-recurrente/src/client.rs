@@ -1,0 +1,922 @@
+//! The HTTP client: one typed method for every endpoint of Recurrente's API reference.
+//!
+//! Every call sends `X-PUBLIC-KEY`, `X-SECRET-KEY` (marked sensitive, never logged),
+//! `Content-Type: application/json`, and a JSON body made once from a checked request.
+//! Answers map to [`Error`]: 401 is [`Error::Authentication`], 404 [`Error::NotFound`],
+//! 429 [`Error::RateLimited`], any other non-2xx [`Error::Rejected`] with the provider's `error`
+//! or `message` (or its raw text); an undecodable 2xx is [`Error::Decode`] with the JSON path.
+//! Only `GET`s are retried (transport errors and 5xx, with a short backoff): a retried `POST`
+//! could create or charge twice.
+
+use std::fmt;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use paycycle_core::{Error, GatewayId, Page, Result, paginate};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use crate::config::RecurrenteConfig;
+use crate::validate;
+use crate::wire::{
+    Checkout, CheckoutCreated, Coupon, CreateCheckout, CreateCoupon, CreateOneTimePayment, CreateProduct,
+    CreateTransfer, CreateUser, CreateWebhookEndpoint, Deleted, ListCheckouts, ListParams, Message, OneTimePayment,
+    PaymentIntent, Product, Refund, Subscription, Transfer, UpdateCheckout, UpdateCoupon, UpdatePaymentIntent,
+    UpdateProduct, User, WebhookEndpoint,
+};
+
+const GATEWAY: GatewayId = GatewayId::RECURRENTE;
+const USER_AGENT: &str = concat!("paycycle-recurrente/", env!("CARGO_PKG_VERSION"));
+/// The provider's page size when `items` is not sent.
+pub const DEFAULT_PAGE_SIZE: u32 = 10;
+const EXCERPT_CHARS: usize = 200;
+const MESSAGE_CHARS: usize = 1000;
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// Answers larger than this are refused rather than read into memory.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// A typed client of Recurrente's API. Cheap to clone (one shared connection pool).
+#[derive(Clone)]
+pub struct RecurrenteClient {
+    http: reqwest::Client,
+    base_url: Url,
+    public_key: HeaderValue,
+    secret_key: HeaderValue,
+    max_retries: u32,
+}
+
+impl fmt::Debug for RecurrenteClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecurrenteClient")
+            .field("base_url", &self.base_url.as_str())
+            .field("keys", &"[redacted]")
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+/// One request, described before it is sent.
+struct Call<'a> {
+    method: Method,
+    path: &'a [&'a str],
+    query: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+    /// What is addressed, for [`Error::NotFound`].
+    resource: &'static str,
+    id: &'a str,
+    /// The answer may hold a secret: never quote it in errors.
+    secret_answer: bool,
+}
+
+impl<'a> Call<'a> {
+    fn new(method: Method, path: &'a [&'a str], resource: &'static str, id: &'a str) -> Self {
+        Call {
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            resource,
+            id,
+            secret_answer: false,
+        }
+    }
+
+    fn get(path: &'a [&'a str], resource: &'static str, id: &'a str) -> Self {
+        Call::new(Method::GET, path, resource, id)
+    }
+
+    fn json(mut self, body: &impl Serialize) -> Result<Self> {
+        // The body types are plain structs of strings and numbers; this cannot fail in practice.
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::invalid("body", e))?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+
+    fn query(mut self, query: Vec<(&'static str, String)>) -> Self {
+        self.query = query;
+        self
+    }
+}
+
+impl RecurrenteClient {
+    /// A client with its own connection pool, configured from `config`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the HTTP client cannot be built or a key cannot be sent as a header.
+    pub fn new(config: &RecurrenteConfig) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            // Redirects are never followed: reqwest would carry X-SECRET-KEY to the new host.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout())
+            .connect_timeout(config.connect_timeout())
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| Error::config("http_client", e))?;
+        Self::with_http_client(config, http)
+    }
+
+    /// A client sharing an existing `reqwest::Client` (its timeouts apply, not the config's).
+    ///
+    /// Build that client with `redirect(reqwest::redirect::Policy::none())`: reqwest keeps
+    /// custom headers such as `X-SECRET-KEY` when it follows a redirect to another host.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when a key cannot be sent as a header.
+    pub fn with_http_client(config: &RecurrenteConfig, http: reqwest::Client) -> Result<Self> {
+        Ok(RecurrenteClient {
+            http,
+            base_url: config.base_url().clone(),
+            public_key: secret_header("public_key", config.public_key().expose_secret())?,
+            secret_key: secret_header("secret_key", config.secret_key().expose_secret())?,
+            max_retries: config.max_retries(),
+        })
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// The payer's page of a checkout, `{base}/checkout-session/{id}`, for answers that do not
+    /// include `checkout_url`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty id.
+    pub fn checkout_page_url(&self, id: &str) -> Result<Url> {
+        validate::path_id("id", id)?;
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::config("base_url", "cannot be a base URL"))?
+            .pop_if_empty()
+            .extend(["checkout-session", id]);
+        Ok(url)
+    }
+
+    // -- authentication ------------------------------------------------------------------------
+
+    /// `GET /api/test`: checks the keys; the answer names the account (`Hello <account>`).
+    ///
+    /// # Errors
+    /// [`Error::Authentication`] for bad keys; transport and provider errors.
+    pub async fn test_authentication(&self) -> Result<Message> {
+        self.value(Call::get(&["test"], "test", "")).await
+    }
+
+    // -- checkouts -----------------------------------------------------------------------------
+
+    /// `POST /api/checkouts`: a checkout for items (one-time or recurring), products, or a
+    /// connected account.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending (see [`CreateCheckout`]'s limits); provider errors.
+    pub async fn create_checkout(&self, req: &CreateCheckout) -> Result<CheckoutCreated> {
+        let body = validate::checkout(req)?;
+        self.value(Call::new(Method::POST, &["checkouts"], "checkout", "").json(&body)?)
+            .await
+    }
+
+    pub(crate) async fn create_checkout_body(&self, body: &validate::CheckoutBody) -> Result<(CheckoutCreated, Value)> {
+        self.send(Call::new(Method::POST, &["checkouts"], "checkout", "").json(body)?)
+            .await
+    }
+
+    /// `PATCH /api/checkouts/{id}`: changes an unpaid checkout's URLs, metadata or expiry.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`]; [`Error::NotFound`]; [`Error::Rejected`] for a paid checkout.
+    pub async fn update_checkout(&self, id: &str, req: &UpdateCheckout) -> Result<Checkout> {
+        validate::path_id("id", id)?;
+        let body = validate::update_checkout(req)?;
+        self.value(Call::new(Method::PATCH, &["checkouts", id], "checkout", id).json(&body)?)
+            .await
+    }
+
+    /// `GET /api/checkouts/{id}`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn get_checkout(&self, id: &str) -> Result<Checkout> {
+        Ok(self.get_checkout_raw(id).await?.0)
+    }
+
+    pub(crate) async fn get_checkout_raw(&self, id: &str) -> Result<(Checkout, Value)> {
+        validate::path_id("id", id)?;
+        self.send(Call::get(&["checkouts", id], "checkout", id)).await
+    }
+
+    /// `GET /api/checkouts`: one page, filtered by time and user.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for bad filters; transport and provider errors.
+    pub async fn list_checkouts(&self, params: &ListCheckouts) -> Result<Page<Checkout>> {
+        let query = validate::list_checkouts(params)?;
+        self.page(&["checkouts"], "checkout", query, &params.paging)
+            .await
+            .map(strip)
+    }
+
+    /// Every checkout matching the filters, page after page (from `params.paging.page`, or 1).
+    pub fn all_checkouts(&self, params: ListCheckouts) -> BoxStream<'_, Result<Checkout>> {
+        paginate(move |cursor| {
+            let mut params = params.clone();
+            async move {
+                params.paging.page = Some(page_from_cursor(cursor.as_deref(), params.paging.page)?);
+                self.list_checkouts(&params).await
+            }
+        })
+    }
+
+    // -- payment intents -----------------------------------------------------------------------
+
+    /// `PATCH /api/payment_intents/{id}`: attaches the electronic invoice URL to a payment.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn update_payment_intent(&self, id: &str, req: &UpdatePaymentIntent) -> Result<PaymentIntent> {
+        validate::path_id("id", id)?;
+        let body = validate::update_payment_intent(req);
+        self.value(Call::new(Method::PATCH, &["payment_intents", id], "payment intent", id).json(&body)?)
+            .await
+    }
+
+    // -- products ------------------------------------------------------------------------------
+
+    /// `POST /api/products`: a one-time or subscription product.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending; provider errors.
+    pub async fn create_product(&self, req: &CreateProduct) -> Result<Product> {
+        let body = validate::create_product(req)?;
+        self.value(Call::new(Method::POST, &["products"], "product", "").json(&body)?)
+            .await
+    }
+
+    /// `GET /api/products/{id}`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn get_product(&self, id: &str) -> Result<Product> {
+        validate::path_id("id", id)?;
+        self.value(Call::get(&["products", id], "product", id)).await
+    }
+
+    /// `GET /api/products`: one page (newest first).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a page or size of 0; transport and provider errors.
+    pub async fn list_products(&self, params: &ListParams) -> Result<Page<Product>> {
+        let query = validate::paging(params)?;
+        self.page(&["products"], "product", query, params).await.map(strip)
+    }
+
+    /// Every product, page after page.
+    pub fn all_products(&self, params: ListParams) -> BoxStream<'_, Result<Product>> {
+        paginate(move |cursor| async move {
+            let params = ListParams {
+                page: Some(page_from_cursor(cursor.as_deref(), params.page)?),
+                ..params
+            };
+            self.list_products(&params).await
+        })
+    }
+
+    /// `PATCH /api/products/{id}`: changes fields, and adds, changes or removes (`_destroy`)
+    /// prices by id.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending; [`Error::NotFound`]; provider errors.
+    pub async fn update_product(&self, id: &str, req: &UpdateProduct) -> Result<Product> {
+        validate::path_id("id", id)?;
+        let body = validate::update_product(req)?;
+        self.value(Call::new(Method::PATCH, &["products", id], "product", id).json(&body)?)
+            .await
+    }
+
+    /// `DELETE /api/products/{id}`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn delete_product(&self, id: &str) -> Result<Deleted> {
+        validate::path_id("id", id)?;
+        self.value(Call::new(Method::DELETE, &["products", id], "product", id))
+            .await
+    }
+
+    // -- coupons -------------------------------------------------------------------------------
+
+    /// `POST /api/coupons`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending; provider errors.
+    pub async fn create_coupon(&self, req: &CreateCoupon) -> Result<Coupon> {
+        let body = validate::create_coupon(req)?;
+        self.value(Call::new(Method::POST, &["coupons"], "coupon", "").json(&body)?)
+            .await
+    }
+
+    /// `GET /api/coupons/{id}`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn get_coupon(&self, id: &str) -> Result<Coupon> {
+        validate::path_id("id", id)?;
+        self.value(Call::get(&["coupons", id], "coupon", id)).await
+    }
+
+    /// `GET /api/coupons`: one page.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a page or size of 0; transport and provider errors.
+    pub async fn list_coupons(&self, params: &ListParams) -> Result<Page<Coupon>> {
+        let query = validate::paging(params)?;
+        self.page(&["coupons"], "coupon", query, params).await.map(strip)
+    }
+
+    /// Every coupon, page after page.
+    pub fn all_coupons(&self, params: ListParams) -> BoxStream<'_, Result<Coupon>> {
+        paginate(move |cursor| async move {
+            let params = ListParams {
+                page: Some(page_from_cursor(cursor.as_deref(), params.page)?),
+                ..params
+            };
+            self.list_coupons(&params).await
+        })
+    }
+
+    /// `PATCH /api/coupons/{id}`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending; [`Error::NotFound`]; provider errors.
+    pub async fn update_coupon(&self, id: &str, req: &UpdateCoupon) -> Result<Coupon> {
+        validate::path_id("id", id)?;
+        let body = validate::update_coupon(req)?;
+        self.value(Call::new(Method::PATCH, &["coupons", id], "coupon", id).json(&body)?)
+            .await
+    }
+
+    /// `DELETE /api/coupons/{id}`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn delete_coupon(&self, id: &str) -> Result<Deleted> {
+        validate::path_id("id", id)?;
+        self.value(Call::new(Method::DELETE, &["coupons", id], "coupon", id))
+            .await
+    }
+
+    // -- subscriptions -------------------------------------------------------------------------
+
+    /// `GET /api/subscriptions/{id}`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn get_subscription(&self, id: &str) -> Result<Subscription> {
+        Ok(self.get_subscription_raw(id).await?.0)
+    }
+
+    pub(crate) async fn get_subscription_raw(&self, id: &str) -> Result<(Subscription, Value)> {
+        validate::path_id("id", id)?;
+        self.send(Call::get(&["subscriptions", id], "subscription", id)).await
+    }
+
+    /// `GET /api/subscriptions`: one page (newest first).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a page or size of 0; transport and provider errors.
+    pub async fn list_subscriptions(&self, params: &ListParams) -> Result<Page<Subscription>> {
+        self.list_subscriptions_raw(params).await.map(strip)
+    }
+
+    pub(crate) async fn list_subscriptions_raw(&self, params: &ListParams) -> Result<Page<(Subscription, Value)>> {
+        let query = validate::paging(params)?;
+        self.page(&["subscriptions"], "subscription", query, params).await
+    }
+
+    /// Every subscription, page after page.
+    pub fn all_subscriptions(&self, params: ListParams) -> BoxStream<'_, Result<Subscription>> {
+        paginate(move |cursor| async move {
+            let params = ListParams {
+                page: Some(page_from_cursor(cursor.as_deref(), params.page)?),
+                ..params
+            };
+            self.list_subscriptions(&params).await
+        })
+    }
+
+    /// `DELETE /api/subscriptions/{id}`: cancels it. The answer is only a message
+    /// (`Suscripción cancelada`); get the subscription to see its new state.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Rejected`] (e.g. already cancelled); transport errors.
+    pub async fn cancel_subscription(&self, id: &str) -> Result<Message> {
+        validate::path_id("id", id)?;
+        self.value(Call::new(Method::DELETE, &["subscriptions", id], "subscription", id))
+            .await
+    }
+
+    // -- users, transfers, refunds -------------------------------------------------------------
+
+    /// `POST /api/users`: a user to pre-fill checkouts with (`user_id`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a malformed e-mail address; provider errors.
+    pub async fn create_user(&self, req: &CreateUser) -> Result<User> {
+        let body = validate::create_user(req)?;
+        self.value(Call::new(Method::POST, &["users"], "user", "").json(&body)?)
+            .await
+    }
+
+    /// `POST /api/transfers`: sends money to another Recurrente account.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending; provider errors.
+    pub async fn create_transfer(&self, req: &CreateTransfer) -> Result<Transfer> {
+        let body = validate::create_transfer(req)?;
+        self.value(Call::new(Method::POST, &["transfers"], "transfer", "").json(&body)?)
+            .await
+    }
+
+    /// `POST /api/refunds`: refunds a payment (`pa_…`) in full.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty id; provider errors.
+    pub async fn create_refund(&self, payment_intent_id: &str) -> Result<Refund> {
+        let body = validate::create_refund(payment_intent_id)?;
+        self.value(Call::new(Method::POST, &["refunds"], "payment intent", payment_intent_id).json(&body)?)
+            .await
+    }
+
+    /// `GET /api/refunds/{id}`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn get_refund(&self, id: &str) -> Result<Refund> {
+        validate::path_id("id", id)?;
+        self.value(Call::get(&["refunds", id], "refund", id)).await
+    }
+
+    // -- webhook endpoints ---------------------------------------------------------------------
+
+    /// `POST /api/webhook_endpoints`. The answer's `signingSecret`, when present, is kept in a
+    /// [`secrecy::SecretString`]; errors never quote this answer.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending; provider errors.
+    pub async fn create_webhook_endpoint(&self, req: &CreateWebhookEndpoint) -> Result<WebhookEndpoint> {
+        let body = validate::create_webhook_endpoint(req)?;
+        let mut call = Call::new(Method::POST, &["webhook_endpoints"], "webhook endpoint", "").json(&body)?;
+        call.secret_answer = true;
+        self.value(call).await
+    }
+
+    /// `GET /api/webhook_endpoints` (not paginated).
+    ///
+    /// # Errors
+    /// Transport and provider errors.
+    pub async fn list_webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>> {
+        self.value(Call::get(&["webhook_endpoints"], "webhook endpoint", ""))
+            .await
+    }
+
+    /// `DELETE /api/webhook_endpoints/{id}`: returns the deleted endpoint (or, per another
+    /// example of the reference, only its `id`).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn delete_webhook_endpoint(&self, id: &str) -> Result<WebhookEndpoint> {
+        validate::path_id("id", id)?;
+        self.value(Call::new(
+            Method::DELETE,
+            &["webhook_endpoints", id],
+            "webhook endpoint",
+            id,
+        ))
+        .await
+    }
+
+    // -- tokenized payments --------------------------------------------------------------------
+
+    /// `POST /api/one_time_payments`: charges a saved payment method (`pay_m_…`) for items given
+    /// by amount or by product.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending; provider errors (a declined card is
+    /// [`Error::Rejected`]).
+    pub async fn create_one_time_payment(&self, req: &CreateOneTimePayment) -> Result<OneTimePayment> {
+        let body = validate::create_one_time_payment(req)?;
+        self.value(
+            Call::new(
+                Method::POST,
+                &["one_time_payments"],
+                "payment method",
+                &req.payment_method_id,
+            )
+            .json(&body)?,
+        )
+        .await
+    }
+
+    // -- plumbing ------------------------------------------------------------------------------
+
+    async fn value<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T> {
+        Ok(self.send(call).await?.0)
+    }
+
+    /// One page of a list: the items with their raw JSON, and the next page when this one is full.
+    async fn page<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        resource: &'static str,
+        query: Vec<(&'static str, String)>,
+        params: &ListParams,
+    ) -> Result<Page<(T, Value)>> {
+        let (items, raw): (Vec<T>, Value) = self.send(Call::get(path, resource, "").query(query)).await?;
+        let raw_items = match raw {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        };
+        let page = params.page.unwrap_or(1);
+        let asked = params.items.unwrap_or(DEFAULT_PAGE_SIZE);
+        let full = !items.is_empty() && items.len() >= usize::try_from(asked).unwrap_or(usize::MAX);
+        Ok(Page {
+            next_cursor: full.then(|| page.checked_add(1)).flatten().map(|p| p.to_string()),
+            items: items.into_iter().zip(raw_items).collect(),
+        })
+    }
+
+    /// Sends a call (retrying `GET`s) and decodes a 2xx answer; returns it with its raw JSON.
+    async fn send<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<(T, Value)> {
+        let url = self.url(call.path, &call.query)?;
+        let attempts = if call.method == Method::GET {
+            self.max_retries.saturating_add(1)
+        } else {
+            1
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= attempts;
+            let outcome = self.send_once(&call, &url).await;
+            match outcome {
+                Ok((status, _, _)) if status.is_server_error() && !last => {
+                    tracing::debug!(method = %call.method, path = url.path(), %status, attempt, "retrying");
+                }
+                Ok((status, headers, body)) => {
+                    tracing::debug!(method = %call.method, path = url.path(), %status, "answered");
+                    return if status.is_success() {
+                        decode(status, &body, call.secret_answer)
+                    } else {
+                        Err(error_for(status, &headers, &body, &call))
+                    };
+                }
+                Err(Failure::Transport(e)) if !last => {
+                    tracing::debug!(method = %call.method, path = url.path(), error = %e, attempt, "retrying");
+                }
+                Err(Failure::Transport(e)) => return Err(transport(e)),
+                Err(Failure::TooLarge(status)) => {
+                    return Err(Error::Decode {
+                        gateway: GATEWAY,
+                        status: status.as_u16(),
+                        path: ".".into(),
+                        excerpt: String::new(),
+                        source: format!("the answer is larger than {MAX_ANSWER_BYTES} bytes").into(),
+                    });
+                }
+            }
+            let factor = 1u32 << (attempt - 1).min(5);
+            tokio::time::sleep(BACKOFF_BASE * factor).await;
+        }
+    }
+
+    async fn send_once(&self, call: &Call<'_>, url: &Url) -> std::result::Result<Answer, Failure> {
+        let mut request = self
+            .http
+            .request(call.method.clone(), url.clone())
+            .header("X-PUBLIC-KEY", self.public_key.clone())
+            .header("X-SECRET-KEY", self.secret_key.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            .header(header::USER_AGENT, USER_AGENT);
+        if let Some(body) = &call.body {
+            request = request.body(body.clone());
+        }
+        let mut response = request.send().await.map_err(Failure::Transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+            return Err(Failure::TooLarge(status));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(Failure::Transport)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(Failure::TooLarge(status));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, body))
+    }
+
+    fn url(&self, path: &[&str], query: &[(&'static str, String)]) -> Result<Url> {
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::config("base_url", "cannot be a base URL"))?
+            .pop_if_empty()
+            .push("api")
+            .extend(path);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        Ok(url)
+    }
+}
+
+type Answer = (StatusCode, HeaderMap, Vec<u8>);
+
+/// Why no answer could be read.
+enum Failure {
+    Transport(reqwest::Error),
+    TooLarge(StatusCode),
+}
+
+fn secret_header(name: &str, value: &str) -> Result<HeaderValue> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| Error::config(name, "cannot be sent in an HTTP header"))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+fn strip<T>(page: Page<(T, Value)>) -> Page<T> {
+    Page {
+        items: page.items.into_iter().map(|(t, _)| t).collect(),
+        next_cursor: page.next_cursor,
+    }
+}
+
+/// The page a cursor names: `None` is the first page (`start`, or 1).
+fn page_from_cursor(cursor: Option<&str>, start: Option<u32>) -> Result<u32> {
+    match cursor {
+        None => Ok(start.unwrap_or(1).max(1)),
+        Some(c) => match c.parse::<u32>() {
+            Ok(p) if p >= 1 => Ok(p),
+            _ => Err(Error::invalid("cursor", format!("`{c}` is not a page number"))),
+        },
+    }
+}
+
+/// A cursor for [`paycycle_core::RecurringGateway::subscriptions`]: the page number.
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> Result<u32> {
+    page_from_cursor(cursor, None)
+}
+
+fn transport(e: reqwest::Error) -> Error {
+    Error::Transport {
+        gateway: GATEWAY,
+        // A refused connection or a request that could not be built never reached Recurrente;
+        // anything later (a timeout, a reset) may have.
+        may_have_been_sent: !(e.is_connect() || e.is_builder()),
+        source: Box::new(e),
+    }
+}
+
+fn excerpt(body: &[u8], secret: bool) -> String {
+    if secret {
+        return "[withheld: the answer may hold a signing secret]".to_owned();
+    }
+    let head = &body[..body.len().min(EXCERPT_CHARS * 4)];
+    let text = String::from_utf8_lossy(head);
+    let mut out: String = text.chars().take(EXCERPT_CHARS).collect();
+    if out.len() < body.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn decode<T: DeserializeOwned>(status: StatusCode, body: &[u8], secret: bool) -> Result<(T, Value)> {
+    let fail = |path: String, source: paycycle_core::BoxError| Error::Decode {
+        gateway: GATEWAY,
+        status: status.as_u16(),
+        path,
+        excerpt: excerpt(body, secret),
+        source,
+    };
+    let raw: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        // An empty 2xx (e.g. 204) reads as an empty object.
+        Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_slice(body).map_err(|e| fail(".".to_owned(), Box::new(e)))?
+    };
+    let value =
+        serde_path_to_error::deserialize(&raw).map_err(|e| fail(e.path().to_string(), Box::new(e.into_inner())))?;
+    Ok((value, raw))
+}
+
+fn truncate(s: &str) -> String {
+    let mut out: String = s.chars().take(MESSAGE_CHARS).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The provider's explanation: `error`, then `message` (strings), Rails-style `errors`, or the
+/// raw text.
+fn explanation(body: &[u8]) -> (Option<String>, std::collections::BTreeMap<String, Vec<String>>) {
+    let mut fields = std::collections::BTreeMap::new();
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return (None, fields);
+    }
+    let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(trimmed) else {
+        return (Some(truncate(trimmed)), fields);
+    };
+    let as_text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    };
+    let mut message = obj
+        .get("error")
+        .and_then(Value::as_str)
+        .or_else(|| obj.get("message").and_then(Value::as_str))
+        .map(str::to_owned);
+    match obj.get("errors") {
+        Some(Value::Object(errors)) => {
+            for (field, v) in errors {
+                let list = match v {
+                    Value::Array(items) => items.iter().filter_map(as_text).collect(),
+                    other => as_text(other).into_iter().collect(),
+                };
+                fields.insert(field.clone(), list);
+            }
+        }
+        Some(Value::Array(items)) if message.is_none() => {
+            let all: Vec<String> = items.iter().filter_map(as_text).collect();
+            message = Some(all.join("; "));
+        }
+        _ => {}
+    }
+    if message.is_none() {
+        message = obj.get("error").and_then(as_text);
+    }
+    if message.is_none() && fields.is_empty() {
+        message = Some(trimmed.to_owned());
+    }
+    (message.map(|m| truncate(&m)), fields)
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
+}
+
+fn error_for(status: StatusCode, headers: &HeaderMap, body: &[u8], call: &Call<'_>) -> Error {
+    let (message, field_errors) = explanation(body);
+    match status {
+        StatusCode::UNAUTHORIZED => Error::Authentication {
+            gateway: GATEWAY,
+            status: Some(status.as_u16()),
+            message: message.unwrap_or_else(|| "missing or invalid API keys".to_owned()),
+        },
+        StatusCode::NOT_FOUND => Error::NotFound {
+            gateway: GATEWAY,
+            resource: call.resource.to_owned(),
+            id: call.id.to_owned(),
+        },
+        StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
+            gateway: GATEWAY,
+            retry_after: retry_after(headers),
+        },
+        _ => Error::Rejected {
+            gateway: GATEWAY,
+            status: status.as_u16(),
+            message,
+            field_errors,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explanations_prefer_error_then_message_then_text() {
+        assert_eq!(
+            explanation(br#"{"error":"bad","message":"other"}"#).0.as_deref(),
+            Some("bad")
+        );
+        assert_eq!(explanation(br#"{"message":"Invalid"}"#).0.as_deref(), Some("Invalid"));
+        assert_eq!(
+            explanation(b"Internal Server Error\n").0.as_deref(),
+            Some("Internal Server Error")
+        );
+        assert_eq!(explanation(b"  ").0, None);
+        let (m, f) = explanation(br#"{"errors":{"name":["can't be blank"],"currency":"is invalid"}}"#);
+        assert_eq!(m, None);
+        assert_eq!(f["name"], vec!["can't be blank".to_owned()]);
+        assert_eq!(f["currency"], vec!["is invalid".to_owned()]);
+        assert_eq!(explanation(br#"{"errors":["a","b"]}"#).0.as_deref(), Some("a; b"));
+        assert_eq!(
+            explanation(br#"{"error":{"code":7}}"#).0.as_deref(),
+            Some(r#"{"code":7}"#)
+        );
+        assert_eq!(
+            explanation(br#"{"unexpected":1}"#).0.as_deref(),
+            Some(r#"{"unexpected":1}"#)
+        );
+        let long = "x".repeat(5000);
+        assert!(explanation(long.as_bytes()).0.unwrap().chars().count() <= MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn excerpts_are_short_and_withheld_for_secrets() {
+        let body = "é".repeat(1000);
+        let e = excerpt(body.as_bytes(), false);
+        assert_eq!(e.chars().count(), EXCERPT_CHARS + 1);
+        assert!(!excerpt(br#"{"signingSecret":"whsec_x"}"#, true).contains("whsec"));
+    }
+
+    #[test]
+    fn decode_names_the_path() {
+        let err = decode::<Vec<Subscription>>(
+            StatusCode::OK,
+            br#"[{"id":"su_1"},{"id":"su_2","subscriber":7}]"#,
+            false,
+        )
+        .unwrap_err();
+        match err {
+            Error::Decode {
+                path, status, excerpt, ..
+            } => {
+                assert_eq!(path, "[1].subscriber");
+                assert_eq!(status, 200);
+                assert!(excerpt.starts_with("[{"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match decode::<Message>(StatusCode::OK, b"<html>oops</html>", false).unwrap_err() {
+            Error::Decode { path, excerpt, .. } => {
+                assert_eq!(path, ".");
+                assert_eq!(excerpt, "<html>oops</html>");
+            }
+            other => panic!("{other:?}"),
+        }
+        let (m, raw) = decode::<Message>(StatusCode::NO_CONTENT, b"", false).unwrap();
+        assert_eq!(m, Message::default());
+        assert_eq!(raw, serde_json::json!({}));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn cursors_are_page_numbers() {
+        assert_eq!(page_from_cursor(None, None).unwrap(), 1);
+        assert_eq!(page_from_cursor(None, Some(3)).unwrap(), 3);
+        assert_eq!(page_from_cursor(Some("4"), Some(3)).unwrap(), 4);
+        assert!(page_from_cursor(Some("0"), None).is_err());
+        assert!(page_from_cursor(Some("next"), None).is_err());
+    }
+
+    #[test]
+    fn urls_keep_the_base_path_and_encode_ids() {
+        let config = RecurrenteConfig::builder()
+            .public_key("pk")
+            .secret_key("sk")
+            .base_url("http://127.0.0.1:1/prefix/")
+            .build()
+            .unwrap();
+        let client = RecurrenteClient::new(&config).unwrap();
+        let url = client
+            .url(&["checkouts", "ch_1/../x?y"], &[("page", "2".into())])
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:1/prefix/api/checkouts/ch_1%2F..%2Fx%3Fy?page=2"
+        );
+        assert_eq!(
+            client.checkout_page_url("ch_1").unwrap().as_str(),
+            "http://127.0.0.1:1/prefix/checkout-session/ch_1"
+        );
+        assert!(!format!("{client:?}").contains("sk"));
+    }
+}

@@ -1,0 +1,345 @@
+//! [`RecurrenteGateway`]: Recurrente behind the common [`RecurringGateway`] trait.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use paycycle_core::{
+    CancelledBy, Capabilities, Checkout, CheckoutId, CheckoutRequest, Clock, Currency, CurrencySupport, Error,
+    GatewayId, IntervalSupport, IntervalUnit, Page, PageRequest, RecurringGateway, Result, Subscription,
+    SubscriptionId, SubscriptionStatus, WebhookEvent,
+};
+
+use crate::client::RecurrenteClient;
+use crate::config::{ENV_WEBHOOK_SECRET, RecurrenteConfig};
+use crate::convert;
+use crate::validate;
+use crate::webhook::{REFERENCE_KEY, RecurrenteWebhookVerifier};
+use crate::wire::{self, CreateCheckout, CreateUser, CustomItem, ListParams, RecurringTerms};
+
+/// What Recurrente can do through this crate:
+///
+/// | capability | | why |
+/// |---|---|---|
+/// | intervals | week, month, year × any count | `billing_interval` + `billing_interval_count` |
+/// | currencies | GTQ, USD | the only ones Recurrente charges in |
+/// | trial | yes | `free_trial_interval` + count |
+/// | intro offer | **no** | a checkout item has one price; the reference has no way to apply a coupon or a first-period price to a checkout |
+/// | end after N periods | yes | `periods_before_automatic_cancellation` |
+/// | payer currency | **no** | Recurrente charges in the price's currency |
+/// | callback URL | **no** | webhooks go to endpoints registered once (`create_webhook_endpoint`) |
+/// | return URLs | yes | `success_url`, `cancel_url` |
+/// | customer | yes | a user is created first (`POST /api/users`) and passed as `user_id` |
+/// | pause | **no** | no documented endpoint |
+/// | list, cancel | yes | |
+pub fn capabilities() -> Capabilities {
+    let mut caps = Capabilities::none();
+    caps.intervals = IntervalSupport::AnyCount(vec![IntervalUnit::Week, IntervalUnit::Month, IntervalUnit::Year]);
+    caps.currencies = CurrencySupport::Only(vec![Currency::GTQ, Currency::USD]);
+    caps.trial = true;
+    caps.end_after_periods = true;
+    caps.return_urls = true;
+    caps.customer = true;
+    caps.list_subscriptions = true;
+    caps.cancel = true;
+    caps
+}
+
+/// Recurrente as a [`RecurringGateway`]: recurring checkouts, subscriptions, Svix webhooks.
+///
+/// - `create_checkout` sends a checkout with one recurring item and stores your merchant
+///   reference (given, or generated as `pc_<uuid>`) in the checkout's metadata under
+///   `paycycle_reference`, next to your metadata. With a customer, it first creates a user
+///   (`POST /api/users`, which needs an e-mail address) to pre-fill the page. Intro offers,
+///   payer currencies and per-checkout callback URLs are [`Error::Unsupported`].
+/// - `checkout` reads the checkout: `unpaid` and `payment_in_progress` are `Pending`; `paid`
+///   follows `payment.paymentable` to the subscription (`su_…`) and takes its status (a paid
+///   checkout without one is `Unknown("paid")`); `expired` is `Failed`; others `Unknown(raw)`.
+/// - `subscription` and `cancel_subscription` also read the subscription's checkout to fill
+///   `merchant_reference`; `subscriptions` (pages of `limit` items, cursor = page number) does
+///   not, to spare a request per item.
+/// - `cancel_subscription` sends `DELETE` (whose answer is only a message) and returns the
+///   subscription as read right after.
+/// - `verify_webhook` checks the Svix signature with the configured secrets; see
+///   [`crate::webhook`].
+#[derive(Debug, Clone)]
+pub struct RecurrenteGateway {
+    client: RecurrenteClient,
+    verifier: Option<RecurrenteWebhookVerifier>,
+    capabilities: Capabilities,
+}
+
+impl RecurrenteGateway {
+    /// A gateway with the system clock.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the HTTP client cannot be built.
+    pub fn new(config: &RecurrenteConfig) -> Result<Self> {
+        let verifier = match config.webhook_secrets() {
+            [] => None,
+            secrets => Some(RecurrenteWebhookVerifier::from_secrets(secrets.to_vec())?),
+        };
+        Ok(RecurrenteGateway {
+            client: RecurrenteClient::new(config)?,
+            verifier,
+            capabilities: capabilities(),
+        })
+    }
+
+    /// A gateway whose webhook verification reads "now" from `clock` (tests, simulators).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the HTTP client cannot be built.
+    pub fn with_clock(config: &RecurrenteConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+        let mut gateway = Self::new(config)?;
+        gateway.verifier = gateway.verifier.map(|v| v.with_clock(clock));
+        Ok(gateway)
+    }
+
+    /// A gateway configured from the environment (see [`RecurrenteConfig::from_env`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the missing or malformed variable.
+    pub fn from_env() -> Result<Self> {
+        Self::new(&RecurrenteConfig::from_env()?)
+    }
+
+    /// The typed client, for everything beyond the common trait (products, coupons, refunds…).
+    pub fn client(&self) -> &RecurrenteClient {
+        &self.client
+    }
+
+    /// The checkout request Recurrente is sent for a core request, with its reference.
+    fn checkout_request(&self, request: &CheckoutRequest) -> Result<(CreateCheckout, String)> {
+        let plan = &request.plan;
+        let reference = match &request.merchant_reference {
+            Some(r) => r.clone(),
+            None => format!("pc_{}", uuid::Uuid::new_v4().simple()),
+        };
+        if reference.trim().is_empty() {
+            return Err(Error::invalid("merchant_reference", "must not be empty"));
+        }
+        let mut metadata = request.metadata.clone();
+        match metadata.get(REFERENCE_KEY) {
+            Some(v) if *v != reference => {
+                return Err(Error::invalid(
+                    format!("metadata.{REFERENCE_KEY}"),
+                    "is reserved for the merchant reference; set merchant_reference instead",
+                ));
+            }
+            _ => {
+                metadata.insert(REFERENCE_KEY.to_owned(), reference.clone());
+            }
+        }
+        let mut terms = RecurringTerms::new(plan.interval);
+        if let Some(trial) = plan.trial {
+            terms = terms.trial(trial);
+        }
+        if let Some(n) = plan.end_after_periods {
+            terms = terms.end_after_periods(n.get());
+        }
+        let mut req = CreateCheckout::new([CustomItem::new(&plan.name, plan.price).recurring(terms).into()]);
+        req.metadata = metadata;
+        req.success_url = request.success_url.clone();
+        req.cancel_url = request.cancel_url.clone();
+        Ok((req, reference))
+    }
+
+    /// The subscription with its checkout's merchant reference, when the checkout can be read.
+    async fn subscription_with_reference(&self, id: &str) -> Result<Subscription> {
+        let (wire, raw) = self.client.get_subscription_raw(id).await?;
+        let mut sub = convert::subscription(&wire, raw)?;
+        if let Some(checkout_id) = sub.checkout_id.clone() {
+            match self.client.get_checkout_raw(checkout_id.as_str()).await {
+                Ok((checkout, _)) => sub.merchant_reference = checkout.metadata_str(REFERENCE_KEY).map(str::to_owned),
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sub)
+    }
+}
+
+#[async_trait]
+impl RecurringGateway for RecurrenteGateway {
+    fn id(&self) -> GatewayId {
+        GatewayId::RECURRENTE
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<Checkout> {
+        self.capabilities.check(&GatewayId::RECURRENTE, request)?;
+        request.plan.validate()?;
+        let (req, reference) = self.checkout_request(request)?;
+        // Everything is checked before the first request (the user) is sent.
+        let mut body = validate::checkout(&req)?;
+        let user = match &request.customer {
+            Some(customer) => {
+                let email = customer.email.clone().filter(|e| !e.trim().is_empty()).ok_or_else(|| {
+                    Error::invalid(
+                        "customer.email",
+                        "Recurrente needs an e-mail address to pre-fill the payer's details",
+                    )
+                })?;
+                let user = CreateUser::new(email, customer.name.clone().filter(|n| !n.trim().is_empty()));
+                validate::create_user(&user)?;
+                Some(user)
+            }
+            None => None,
+        };
+        if let Some(user) = user {
+            let created = self.client.create_user(&user).await?;
+            if created.id.is_empty() {
+                return Err(Error::Decode {
+                    gateway: GatewayId::RECURRENTE,
+                    status: 200,
+                    path: "id".into(),
+                    excerpt: "-".into(),
+                    source: "the created user has no id".into(),
+                });
+            }
+            body.set_user_id(created.id);
+        }
+        let (created, raw) = self.client.create_checkout_body(&body).await?;
+        let checkout = wire::Checkout {
+            id: created.id.clone(),
+            checkout_url: created.checkout_url.clone(),
+            ..wire::Checkout::default()
+        };
+        let mut out = convert::checkout(&checkout, raw, SubscriptionStatus::Pending, None, |id| {
+            self.client.checkout_page_url(id)
+        })?;
+        out.merchant_reference = Some(reference);
+        Ok(out)
+    }
+
+    async fn checkout(&self, id: &CheckoutId) -> Result<Checkout> {
+        let (checkout, raw) = self.client.get_checkout_raw(id.as_str()).await?;
+        let (status, subscription_id) = match checkout.status.as_ref() {
+            Some(wire::CheckoutStatus::Paid) => match checkout.subscription_id() {
+                Some(sid) => {
+                    let (sub, _) = self.client.get_subscription_raw(sid).await?;
+                    let status = sub.status.as_ref().map_or_else(
+                        || SubscriptionStatus::Unknown(String::new()),
+                        |s| convert::status(s.as_str()),
+                    );
+                    (status, Some(SubscriptionId::new(sid)))
+                }
+                None => (SubscriptionStatus::Unknown("paid".into()), None),
+            },
+            Some(other) => (convert::status(other.as_str()), None),
+            None => (SubscriptionStatus::Unknown(String::new()), None),
+        };
+        convert::checkout(&checkout, raw, status, subscription_id, |id| {
+            self.client.checkout_page_url(id)
+        })
+    }
+
+    async fn subscription(&self, id: &SubscriptionId) -> Result<Subscription> {
+        self.subscription_with_reference(id.as_str()).await
+    }
+
+    async fn subscriptions(&self, page: PageRequest) -> Result<Page<Subscription>> {
+        let number = crate::client::parse_cursor(page.cursor.as_deref())?;
+        let params = ListParams {
+            page: Some(number),
+            items: page.limit,
+        };
+        let listed = self.client.list_subscriptions_raw(&params).await?;
+        let items = listed
+            .items
+            .into_iter()
+            .map(|(s, raw)| convert::subscription(&s, raw))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            next_cursor: listed.next_cursor,
+        })
+    }
+
+    async fn cancel_subscription(&self, id: &SubscriptionId) -> Result<Subscription> {
+        self.client.cancel_subscription(id.as_str()).await?;
+        let mut sub = self.subscription_with_reference(id.as_str()).await?;
+        // Recurrente's `cancelled` does not say who cancelled; here we know: the merchant did.
+        if sub.status
+            == (SubscriptionStatus::Cancelled {
+                by: CancelledBy::Unknown,
+            })
+        {
+            sub.status = SubscriptionStatus::Cancelled {
+                by: CancelledBy::Merchant,
+            };
+        }
+        Ok(sub)
+    }
+
+    fn verify_webhook(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<WebhookEvent> {
+        match &self.verifier {
+            Some(v) => v.verify_event(headers, body),
+            None => Err(Error::config(
+                ENV_WEBHOOK_SECRET,
+                "no webhook signing secret is configured (`webhook_secret` in the builder)",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use paycycle_core::{Interval, Money, RecurringPlan};
+
+    use super::*;
+
+    #[test]
+    fn capabilities_are_as_documented() {
+        let c = capabilities();
+        assert_eq!(
+            c.intervals,
+            IntervalSupport::AnyCount(vec![IntervalUnit::Week, IntervalUnit::Month, IntervalUnit::Year])
+        );
+        assert_eq!(c.currencies, CurrencySupport::Only(vec![Currency::GTQ, Currency::USD]));
+        assert!(c.trial && c.end_after_periods && c.return_urls && c.customer && c.list_subscriptions && c.cancel);
+        assert!(!c.intro_offer && !c.payer_currency && !c.callback_url && !c.pause);
+    }
+
+    fn gateway() -> RecurrenteGateway {
+        let config = RecurrenteConfig::builder()
+            .public_key("pk_test")
+            .secret_key("sk_test")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        RecurrenteGateway::new(&config).unwrap()
+    }
+
+    #[test]
+    fn the_reference_is_kept_in_metadata_and_reserved() {
+        let plan = RecurringPlan::builder("Gold", Money::parse("50", Currency::GTQ).unwrap(), Interval::monthly())
+            .build()
+            .unwrap();
+        let g = gateway();
+        let (req, reference) = g.checkout_request(&CheckoutRequest::new(plan.clone())).unwrap();
+        assert!(reference.starts_with("pc_") && reference.len() == 35, "{reference}");
+        assert_eq!(req.metadata[REFERENCE_KEY], reference);
+
+        let r = CheckoutRequest::new(plan.clone())
+            .merchant_reference("order-1")
+            .metadata(REFERENCE_KEY, "order-2");
+        assert!(
+            matches!(g.checkout_request(&r), Err(Error::InvalidInput { field, .. }) if field == "metadata.paycycle_reference")
+        );
+        let r = CheckoutRequest::new(plan).merchant_reference("   ");
+        assert!(g.checkout_request(&r).is_err());
+    }
+
+    #[test]
+    fn verify_webhook_without_a_secret_is_a_config_error() {
+        let err = gateway().verify_webhook(&http::HeaderMap::new(), b"{}").unwrap_err();
+        assert!(
+            matches!(err, Error::Config { ref key, .. } if key == ENV_WEBHOOK_SECRET),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,1173 @@
+//! Checks every request against the documented limits and builds the exact JSON body sent.
+//!
+//! A body can only be made here, so nothing unchecked reaches the provider. Each failure is
+//! [`Error::InvalidInput`] naming the field as the provider does (`items[0].quantity`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use paycycle_core::{Currency, Error, Interval, Money, Result};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::wire::{
+    BillingInterval, CouponDiscount, CreateCheckout, CreateCoupon, CreateOneTimePayment, CreateProduct, CreateTransfer,
+    CreateUser, CreateWebhookEndpoint, CustomItem, LineItem, ListCheckouts, ListParams, Metadata, NewPrice,
+    PriceChange, ProductDetails, RecurringTerms, Requirement, UpdateCheckout, UpdateCoupon, UpdatePaymentIntent,
+    UpdateProduct,
+};
+
+/// At most this many metadata keys.
+pub const METADATA_MAX_KEYS: usize = 50;
+/// Metadata key names are at most this many characters.
+pub const METADATA_KEY_MAX_CHARS: usize = 40;
+/// Metadata values are at most this many characters.
+pub const METADATA_VALUE_MAX_CHARS: usize = 500;
+/// Item quantities are within this range.
+pub const QUANTITY_RANGE: std::ops::RangeInclusive<u32> = 1..=9;
+
+/// The currencies Recurrente charges in.
+pub const CURRENCIES: [Currency; 2] = [Currency::GTQ, Currency::USD];
+
+/// Checks metadata limits; `field` prefixes the error (`metadata`, `items[0].metadata`).
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the offending key.
+pub fn check_metadata(field: &str, metadata: &BTreeMap<String, String>) -> Result<()> {
+    if metadata.len() > METADATA_MAX_KEYS {
+        return Err(Error::invalid(
+            field,
+            format!("has {} keys; at most {METADATA_MAX_KEYS} are allowed", metadata.len()),
+        ));
+    }
+    for (key, value) in metadata {
+        if key.is_empty() {
+            return Err(Error::invalid(field, "has an empty key"));
+        }
+        let key_chars = key.chars().count();
+        if key_chars > METADATA_KEY_MAX_CHARS {
+            return Err(Error::invalid(
+                format!("{field}.{}", shorten(key)),
+                format!("key has {key_chars} characters; at most {METADATA_KEY_MAX_CHARS} are allowed"),
+            ));
+        }
+        let value_chars = value.chars().count();
+        if value_chars > METADATA_VALUE_MAX_CHARS {
+            return Err(Error::invalid(
+                format!("{field}.{key}"),
+                format!("value has {value_chars} characters; at most {METADATA_VALUE_MAX_CHARS} are allowed"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(METADATA_KEY_MAX_CHARS).collect();
+    out.push('…');
+    out
+}
+
+/// Checks a price: GTQ or USD, whole cents, positive; returns the cents.
+fn cents(field: &str, money: &Money) -> Result<i64> {
+    if !CURRENCIES.contains(&money.currency) {
+        return Err(Error::invalid(
+            format!("{field}currency"),
+            format!("Recurrente charges in GTQ or USD, not {}", money.currency),
+        ));
+    }
+    let cents = money
+        .to_minor_units()
+        .map_err(|e| Error::invalid(format!("{field}amount_in_cents"), e))?;
+    if cents <= 0 {
+        return Err(Error::invalid(
+            format!("{field}amount_in_cents"),
+            format!("must be positive, got {money}"),
+        ));
+    }
+    Ok(cents)
+}
+
+fn non_empty(field: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+/// Checks an id used in a URL path.
+///
+/// # Errors
+/// [`Error::InvalidInput`] when empty, padded, or `.`/`..`.
+pub(crate) fn path_id(field: &str, id: &str) -> Result<()> {
+    non_empty(field, id)?;
+    if id.trim() != id || id.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            "must not contain whitespace or control characters",
+        ));
+    }
+    // URL paths drop these segments, which would address another resource.
+    if id == "." || id == ".." {
+        return Err(Error::invalid(field, "is not an id"));
+    }
+    Ok(())
+}
+
+fn quantity(field: &str, q: Option<u32>) -> Result<Option<u32>> {
+    if let Some(q) = q {
+        if !QUANTITY_RANGE.contains(&q) {
+            return Err(Error::invalid(field, format!("must be 1 to 9, got {q}")));
+        }
+    }
+    Ok(q)
+}
+
+fn at_least_one(field: &str, v: Option<u32>) -> Result<Option<u32>> {
+    if v == Some(0) {
+        return Err(Error::invalid(field, "must be at least 1"));
+    }
+    Ok(v)
+}
+
+fn time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn unit(field: &str, interval: &Interval) -> Result<&'static str> {
+    match BillingInterval::from_unit(interval.unit) {
+        BillingInterval::Week => Ok("week"),
+        BillingInterval::Month => Ok("month"),
+        BillingInterval::Year => Ok("year"),
+        other => Err(Error::invalid(
+            field,
+            format!("Recurrente bills by week, month or year, not {other}"),
+        )),
+    }
+}
+
+fn requirement(r: &Option<Requirement>) -> Option<String> {
+    r.as_ref().map(|r| r.as_str().to_owned())
+}
+
+/// The recurrence fields shared by checkout items and product prices.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub(crate) struct RecurrenceBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    charge_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billing_interval: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billing_interval_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    free_trial_interval: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    free_trial_interval_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    periods_before_automatic_cancellation: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    periods_before_allowed_to_cancel: Option<u32>,
+}
+
+fn recurrence(field: &str, terms: &RecurringTerms) -> Result<RecurrenceBody> {
+    let mut body = RecurrenceBody {
+        charge_type: Some("recurring"),
+        billing_interval: Some(unit(&format!("{field}billing_interval"), &terms.interval)?),
+        billing_interval_count: Some(terms.interval.count.get()),
+        ..RecurrenceBody::default()
+    };
+    if let Some(trial) = &terms.trial {
+        body.free_trial_interval = Some(unit(&format!("{field}free_trial_interval"), trial)?);
+        body.free_trial_interval_count = Some(trial.count.get());
+    }
+    body.periods_before_automatic_cancellation = at_least_one(
+        &format!("{field}periods_before_automatic_cancellation"),
+        terms.periods_before_automatic_cancellation,
+    )?;
+    body.periods_before_allowed_to_cancel = at_least_one(
+        &format!("{field}periods_before_allowed_to_cancel"),
+        terms.periods_before_allowed_to_cancel,
+    )?;
+    Ok(body)
+}
+
+/// One item of a checkout or a one-time payment.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub(crate) struct ItemBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount_in_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantity: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_dynamic_pricing: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_terms_and_conditions: Option<String>,
+    #[serde(flatten)]
+    recurrence: RecurrenceBody,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: Metadata,
+}
+
+/// Where items are used: checkouts need names and allow subscriptions; one-time payments don't.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemUse {
+    Checkout,
+    OneTimePayment,
+}
+
+fn currency_code(c: Currency) -> &'static str {
+    if c == Currency::USD { "USD" } else { "GTQ" }
+}
+
+/// Checks items; returns their bodies and the one currency of the custom items, if any.
+fn items(items: &[LineItem], use_: ItemUse) -> Result<(Vec<ItemBody>, Option<Currency>)> {
+    if items.is_empty() {
+        return Err(Error::invalid("items", "at least one item is required"));
+    }
+    let mut currency: Option<(usize, Currency)> = None;
+    let mut bodies = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("items[{i}].");
+        let body = match item {
+            LineItem::Product(p) => {
+                non_empty(&format!("{field}product_id"), &p.product_id)?;
+                ItemBody {
+                    product_id: Some(p.product_id.clone()),
+                    quantity: quantity(&format!("{field}quantity"), p.quantity)?,
+                    ..ItemBody::default()
+                }
+            }
+            LineItem::Custom(c) => {
+                let body = custom_item(&field, c, use_)?;
+                match currency {
+                    Some((first, cur)) if cur != c.price.currency => {
+                        return Err(Error::invalid(
+                            format!("{field}currency"),
+                            format!(
+                                "is {}, but items[{first}] is in {cur}: a checkout has one currency",
+                                c.price.currency
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => currency = Some((i, c.price.currency)),
+                }
+                body
+            }
+        };
+        bodies.push(body);
+    }
+    Ok((bodies, currency.map(|(_, c)| c)))
+}
+
+fn custom_item(field: &str, c: &CustomItem, use_: ItemUse) -> Result<ItemBody> {
+    match (&c.name, use_) {
+        (Some(name), _) => non_empty(&format!("{field}name"), name)?,
+        (None, ItemUse::Checkout) => return Err(Error::invalid(format!("{field}name"), "is required in a checkout")),
+        (None, ItemUse::OneTimePayment) => {}
+    }
+    let amount_in_cents = cents(field, &c.price)?;
+    let recurrence = match (&c.recurring, use_) {
+        (None, _) => RecurrenceBody::default(),
+        (Some(_), ItemUse::OneTimePayment) => {
+            return Err(Error::invalid(
+                format!("{field}charge_type"),
+                "a one-time payment cannot start a subscription",
+            ));
+        }
+        (Some(terms), ItemUse::Checkout) => {
+            if terms.periods_before_allowed_to_cancel.is_some() {
+                return Err(Error::invalid(
+                    format!("{field}periods_before_allowed_to_cancel"),
+                    "is documented for product prices only; create a product and check out its id",
+                ));
+            }
+            if c.has_dynamic_pricing == Some(true) {
+                return Err(Error::invalid(
+                    format!("{field}has_dynamic_pricing"),
+                    "is available for one-time items only",
+                ));
+            }
+            recurrence(field, terms)?
+        }
+    };
+    check_metadata(&format!("{field}metadata"), &c.metadata)?;
+    Ok(ItemBody {
+        product_id: None,
+        name: c.name.clone(),
+        description: c.description.clone(),
+        currency: Some(currency_code(c.price.currency)),
+        amount_in_cents: Some(amount_in_cents),
+        image_url: c.image_url.as_ref().map(|u| u.to_string()),
+        quantity: quantity(&format!("{field}quantity"), c.quantity)?,
+        has_dynamic_pricing: c.has_dynamic_pricing,
+        custom_terms_and_conditions: c.custom_terms_and_conditions.clone(),
+        recurrence,
+        metadata: c.metadata.clone(),
+    })
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct TransferSetupBody {
+    amount_in_cents: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient_id: Option<String>,
+}
+
+/// The body of `POST /api/checkouts`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct CheckoutBody {
+    items: Vec<ItemBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancel_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: Metadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_account_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    transfer_setups: Vec<TransferSetupBody>,
+}
+
+impl CheckoutBody {
+    /// Sets the user after the rest was checked (the gateway creates the user last).
+    pub(crate) fn set_user_id(&mut self, user_id: String) {
+        self.user_id = Some(user_id);
+    }
+}
+
+/// Checks a checkout.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn checkout(req: &CreateCheckout) -> Result<CheckoutBody> {
+    let (items, currency) = items(&req.items, ItemUse::Checkout)?;
+    check_metadata("metadata", &req.metadata)?;
+    if let Some(user) = &req.user_id {
+        non_empty("user_id", user)?;
+    }
+    if let Some(account) = &req.custom_account_id {
+        non_empty("custom_account_id", account)?;
+    }
+    let mut transfer_setups = Vec::with_capacity(req.transfer_setups.len());
+    for (i, setup) in req.transfer_setups.iter().enumerate() {
+        let field = format!("transfer_setups[{i}].");
+        let amount_in_cents = cents(&field, &setup.amount)?;
+        if let Some(cur) = currency.filter(|c| *c != setup.amount.currency) {
+            return Err(Error::invalid(
+                format!("{field}amount_in_cents"),
+                format!("is in {}, but the checkout is in {cur}", setup.amount.currency),
+            ));
+        }
+        if let Some(r) = &setup.recipient_id {
+            non_empty(&format!("{field}recipient_id"), r)?;
+        }
+        transfer_setups.push(TransferSetupBody {
+            amount_in_cents,
+            recipient_id: setup.recipient_id.clone(),
+        });
+    }
+    Ok(CheckoutBody {
+        items,
+        success_url: req.success_url.as_ref().map(|u| u.to_string()),
+        cancel_url: req.cancel_url.as_ref().map(|u| u.to_string()),
+        user_id: req.user_id.clone(),
+        metadata: req.metadata.clone(),
+        expires_at: req.expires_at.as_ref().map(time),
+        custom_account_id: req.custom_account_id.clone(),
+        transfer_setups,
+    })
+}
+
+/// The body of `PATCH /api/checkouts/{id}`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct UpdateCheckoutBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancel_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Metadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+}
+
+/// Checks a checkout update.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn update_checkout(req: &UpdateCheckout) -> Result<UpdateCheckoutBody> {
+    if let Some(m) = &req.metadata {
+        check_metadata("metadata", m)?;
+    }
+    if req == &UpdateCheckout::default() {
+        return Err(Error::invalid("checkout", "nothing to update"));
+    }
+    Ok(UpdateCheckoutBody {
+        success_url: req.success_url.as_ref().map(|u| u.to_string()),
+        cancel_url: req.cancel_url.as_ref().map(|u| u.to_string()),
+        metadata: req.metadata.clone(),
+        expires_at: req.expires_at.as_ref().map(time),
+    })
+}
+
+/// Checks paging and returns the query pairs.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for a page or size of 0.
+pub(crate) fn paging(p: &ListParams) -> Result<Vec<(&'static str, String)>> {
+    let mut q = Vec::new();
+    if let Some(page) = at_least_one("page", p.page)? {
+        q.push(("page", page.to_string()));
+    }
+    if let Some(items) = at_least_one("items", p.items)? {
+        q.push(("items", items.to_string()));
+    }
+    Ok(q)
+}
+
+/// Checks checkout list filters and returns the query pairs.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the parameter.
+pub(crate) fn list_checkouts(p: &ListCheckouts) -> Result<Vec<(&'static str, String)>> {
+    if let (Some(from), Some(until)) = (p.from_time, p.until_time) {
+        if from > until {
+            return Err(Error::invalid("from_time", "is after until_time"));
+        }
+    }
+    let mut q = Vec::new();
+    if let Some(t) = &p.from_time {
+        q.push(("from_time", time(t)));
+    }
+    if let Some(t) = &p.until_time {
+        q.push(("until_time", time(t)));
+    }
+    if let Some(u) = &p.user_id {
+        non_empty("user_id", u)?;
+        q.push(("user_id", u.clone()));
+    }
+    q.extend(paging(&p.paging)?);
+    Ok(q)
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct PaymentIntentFields {
+    tax_invoice_url: String,
+}
+
+/// The body of `PATCH /api/payment_intents/{id}`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct UpdatePaymentIntentBody {
+    payment_intent: PaymentIntentFields,
+}
+
+pub(crate) fn update_payment_intent(req: &UpdatePaymentIntent) -> UpdatePaymentIntentBody {
+    UpdatePaymentIntentBody {
+        payment_intent: PaymentIntentFields {
+            tax_invoice_url: req.tax_invoice_url.to_string(),
+        },
+    }
+}
+
+/// One entry of `prices_attributes`.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub(crate) struct PriceBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount_in_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'static str>,
+    #[serde(flatten)]
+    recurrence: RecurrenceBody,
+    #[serde(rename = "_destroy", skip_serializing_if = "Option::is_none")]
+    destroy: Option<bool>,
+}
+
+fn new_price(field: &str, p: &NewPrice, dynamic_pricing: bool) -> Result<PriceBody> {
+    let amount_in_cents = cents(field, &p.price)?;
+    let recurrence = match &p.recurring {
+        None => RecurrenceBody {
+            charge_type: Some("one_time"),
+            ..RecurrenceBody::default()
+        },
+        Some(_) if dynamic_pricing => {
+            return Err(Error::invalid(
+                "product.has_dynamic_pricing",
+                "is available for one-time prices only",
+            ));
+        }
+        Some(terms) => recurrence(field, terms)?,
+    };
+    Ok(PriceBody {
+        id: None,
+        amount_in_cents: Some(amount_in_cents),
+        currency: Some(currency_code(p.price.currency)),
+        recurrence,
+        destroy: None,
+    })
+}
+
+/// The fields inside `product`.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub(crate) struct ProductFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_url: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    prices_attributes: Vec<PriceBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancel_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_terms_and_conditions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_requirement: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address_requirement: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billing_info_requirement: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adjustable_quantity: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inventory_quantity: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_dynamic_pricing: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_payment_method_settings: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_payments_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bank_transfer_payments_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    available_installments: Option<Vec<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Metadata>,
+}
+
+/// The body of `POST /api/products` and `PATCH /api/products/{id}`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct ProductBody {
+    product: ProductFields,
+}
+
+fn details(d: &ProductDetails, fields: &mut ProductFields) {
+    if let Some(methods) = &d.payment_methods {
+        fields.custom_payment_method_settings = Some(true);
+        fields.card_payments_enabled = Some(methods.card_payments_enabled);
+        fields.bank_transfer_payments_enabled = Some(methods.bank_transfer_payments_enabled);
+        fields.available_installments = Some(methods.available_installments.clone());
+    }
+    fields.description = d.description.clone();
+    fields.image_url = d.image_url.as_ref().map(|u| u.to_string());
+    fields.success_url = d.success_url.as_ref().map(|u| u.to_string());
+    fields.cancel_url = d.cancel_url.as_ref().map(|u| u.to_string());
+    fields.custom_terms_and_conditions = d.custom_terms_and_conditions.clone();
+    fields.phone_requirement = requirement(&d.phone_requirement);
+    fields.address_requirement = requirement(&d.address_requirement);
+    fields.billing_info_requirement = requirement(&d.billing_info_requirement);
+    fields.adjustable_quantity = d.adjustable_quantity;
+    fields.inventory_quantity = d.inventory_quantity;
+    fields.has_dynamic_pricing = d.has_dynamic_pricing;
+}
+
+/// Checks a new product.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn create_product(req: &CreateProduct) -> Result<ProductBody> {
+    non_empty("product.name", &req.name)?;
+    if req.prices.is_empty() {
+        return Err(Error::invalid(
+            "product.prices_attributes",
+            "at least one price is required",
+        ));
+    }
+    let dynamic = req.details.has_dynamic_pricing == Some(true);
+    let prices = req
+        .prices
+        .iter()
+        .enumerate()
+        .map(|(i, p)| new_price(&format!("product.prices_attributes[{i}]."), p, dynamic))
+        .collect::<Result<Vec<_>>>()?;
+    check_metadata("product.metadata", &req.metadata)?;
+    let mut fields = ProductFields {
+        name: Some(req.name.clone()),
+        prices_attributes: prices,
+        metadata: (!req.metadata.is_empty()).then(|| req.metadata.clone()),
+        ..ProductFields::default()
+    };
+    details(&req.details, &mut fields);
+    Ok(ProductBody { product: fields })
+}
+
+/// Checks a product update.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn update_product(req: &UpdateProduct) -> Result<ProductBody> {
+    if let Some(name) = &req.name {
+        non_empty("product.name", name)?;
+    }
+    let dynamic = req.details.has_dynamic_pricing == Some(true);
+    let mut prices = Vec::with_capacity(req.prices.len());
+    for (i, change) in req.prices.iter().enumerate() {
+        let field = format!("product.prices_attributes[{i}].");
+        let body = match change {
+            PriceChange::Add(p) => new_price(&field, p, dynamic)?,
+            PriceChange::Update(u) => {
+                path_id(&format!("{field}id"), &u.id)?;
+                let mut body = PriceBody {
+                    id: Some(u.id.clone()),
+                    ..PriceBody::default()
+                };
+                if let Some(price) = &u.price {
+                    body.amount_in_cents = Some(cents(&field, price)?);
+                    body.currency = Some(currency_code(price.currency));
+                }
+                if let Some(terms) = &u.recurring {
+                    body.recurrence = recurrence(&field, terms)?;
+                }
+                if body.amount_in_cents.is_none() && u.recurring.is_none() {
+                    return Err(Error::invalid(format!("{field}id"), "the price update changes nothing"));
+                }
+                body
+            }
+            PriceChange::Remove { id } => {
+                path_id(&format!("{field}id"), id)?;
+                PriceBody {
+                    id: Some(id.clone()),
+                    destroy: Some(true),
+                    ..PriceBody::default()
+                }
+            }
+        };
+        prices.push(body);
+    }
+    if let Some(m) = &req.metadata {
+        check_metadata("product.metadata", m)?;
+    }
+    let mut fields = ProductFields {
+        name: req.name.clone(),
+        prices_attributes: prices,
+        metadata: req.metadata.clone(),
+        ..ProductFields::default()
+    };
+    details(&req.details, &mut fields);
+    if fields == ProductFields::default() {
+        return Err(Error::invalid("product", "nothing to update"));
+    }
+    Ok(ProductBody { product: fields })
+}
+
+/// The fields inside `coupon`.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub(crate) struct CouponFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount_off_in_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    percent_off: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration: Option<String>,
+}
+
+/// The body of `POST /api/coupons` and `PATCH /api/coupons/{id}`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct CouponBody {
+    coupon: CouponFields,
+}
+
+fn discount(d: &CouponDiscount, fields: &mut CouponFields) -> Result<()> {
+    match d {
+        CouponDiscount::AmountOff(m) => {
+            fields.amount_off_in_cents = Some(cents("coupon.", m).map_err(|e| match e {
+                Error::InvalidInput { field, reason } => Error::InvalidInput {
+                    field: field.replace("coupon.amount_in_cents", "coupon.amount_off_in_cents"),
+                    reason,
+                },
+                other => other,
+            })?);
+            fields.currency = Some(currency_code(m.currency));
+        }
+        CouponDiscount::PercentOff(p) => fields.percent_off = Some(percent(*p)?),
+    }
+    Ok(())
+}
+
+/// A percentage in (0, 100], sent as a JSON number when whole and as exact text otherwise (JSON
+/// numbers with decimals would pass through a float).
+fn percent(p: Decimal) -> Result<Value> {
+    if p <= Decimal::ZERO || p > Decimal::ONE_HUNDRED {
+        return Err(Error::invalid(
+            "coupon.percent_off",
+            format!("must be in (0, 100], got {p}"),
+        ));
+    }
+    let p = p.normalize();
+    if p.fract().is_zero() {
+        if let Some(n) = p.to_u64() {
+            return Ok(Value::from(n));
+        }
+    }
+    Ok(Value::String(p.to_string()))
+}
+
+/// Checks a new coupon.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn create_coupon(req: &CreateCoupon) -> Result<CouponBody> {
+    non_empty("coupon.name", &req.name)?;
+    let mut fields = CouponFields {
+        name: Some(req.name.clone()),
+        duration: req.duration.as_ref().map(|d| d.as_str().to_owned()),
+        ..CouponFields::default()
+    };
+    discount(&req.discount, &mut fields)?;
+    Ok(CouponBody { coupon: fields })
+}
+
+/// Checks a coupon update.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn update_coupon(req: &UpdateCoupon) -> Result<CouponBody> {
+    if let Some(name) = &req.name {
+        non_empty("coupon.name", name)?;
+    }
+    let mut fields = CouponFields {
+        name: req.name.clone(),
+        duration: req.duration.as_ref().map(|d| d.as_str().to_owned()),
+        ..CouponFields::default()
+    };
+    if let Some(d) = &req.discount {
+        discount(d, &mut fields)?;
+    }
+    if fields == CouponFields::default() {
+        return Err(Error::invalid("coupon", "nothing to update"));
+    }
+    Ok(CouponBody { coupon: fields })
+}
+
+/// The body of `POST /api/users`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct UserBody {
+    email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_name: Option<String>,
+}
+
+/// Checks a new user.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn create_user(req: &CreateUser) -> Result<UserBody> {
+    let email = req.email.trim();
+    match email.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace) => {}
+        _ => return Err(Error::invalid("email", "is not an e-mail address")),
+    }
+    if let Some(name) = &req.full_name {
+        non_empty("full_name", name)?;
+    }
+    Ok(UserBody {
+        email: email.to_owned(),
+        full_name: req.full_name.clone(),
+    })
+}
+
+/// The body of `POST /api/transfers`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct TransferBody {
+    currency: &'static str,
+    amount_in_cents: i64,
+    recipient_id: String,
+}
+
+/// Checks a transfer.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn create_transfer(req: &CreateTransfer) -> Result<TransferBody> {
+    let amount_in_cents = cents("", &req.amount)?;
+    non_empty("recipient_id", &req.recipient_id)?;
+    Ok(TransferBody {
+        currency: currency_code(req.amount.currency),
+        amount_in_cents,
+        recipient_id: req.recipient_id.clone(),
+    })
+}
+
+/// The body of `POST /api/refunds`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct RefundBody {
+    payment_intent_id: String,
+}
+
+/// Checks a refund.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty id.
+pub(crate) fn create_refund(payment_intent_id: &str) -> Result<RefundBody> {
+    path_id("payment_intent_id", payment_intent_id)?;
+    Ok(RefundBody {
+        payment_intent_id: payment_intent_id.to_owned(),
+    })
+}
+
+/// The body of `POST /api/webhook_endpoints`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct WebhookEndpointBody {
+    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: Metadata,
+}
+
+/// Checks a webhook endpoint.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn create_webhook_endpoint(req: &CreateWebhookEndpoint) -> Result<WebhookEndpointBody> {
+    if !matches!(req.url.scheme(), "http" | "https") {
+        return Err(Error::invalid("url", "must be an http or https URL"));
+    }
+    check_metadata("metadata", &req.metadata)?;
+    Ok(WebhookEndpointBody {
+        url: req.url.to_string(),
+        description: req.description.clone(),
+        metadata: req.metadata.clone(),
+    })
+}
+
+/// The body of `POST /api/one_time_payments`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct OneTimePaymentBody {
+    payment_method_id: String,
+    items: Vec<ItemBody>,
+}
+
+/// Checks a one-time payment.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn create_one_time_payment(req: &CreateOneTimePayment) -> Result<OneTimePaymentBody> {
+    path_id("payment_method_id", &req.payment_method_id)?;
+    let (items, _) = items(&req.items, ItemUse::OneTimePayment)?;
+    Ok(OneTimePaymentBody {
+        payment_method_id: req.payment_method_id.clone(),
+        items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use paycycle_core::{Interval, IntervalUnit};
+    use serde_json::json;
+
+    use super::*;
+    use crate::wire::{CouponDuration, PaymentMethodSettings, TransferSetup};
+
+    fn gtq(s: &str) -> Money {
+        Money::parse(s, Currency::GTQ).unwrap()
+    }
+
+    fn field<T: std::fmt::Debug>(r: Result<T>) -> String {
+        match r {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    fn banana() -> CustomItem {
+        CustomItem::new("One Ripe Banana", gtq("30"))
+    }
+
+    #[test]
+    fn items_are_checked_by_index() {
+        let req = CreateCheckout::new([banana().into(), banana().quantity(10).into()]);
+        assert_eq!(field(checkout(&req)), "items[1].quantity");
+        let req = CreateCheckout::new([banana().quantity(0).into()]);
+        assert_eq!(field(checkout(&req)), "items[0].quantity");
+        assert!(checkout(&CreateCheckout::new([banana().quantity(9).into()])).is_ok());
+
+        let eur = Money::parse("3", Currency::EUR).unwrap();
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([CustomItem::new("x", eur).into()]))),
+            "items[0].currency"
+        );
+        let half_cent = gtq("0.005");
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([CustomItem::new("x", half_cent).into()]))),
+            "items[0].amount_in_cents"
+        );
+        for zero_or_less in ["0", "-1"] {
+            assert_eq!(
+                field(checkout(&CreateCheckout::new([CustomItem::new(
+                    "x",
+                    gtq(zero_or_less)
+                )
+                .into()]))),
+                "items[0].amount_in_cents"
+            );
+        }
+        assert_eq!(field(checkout(&CreateCheckout::new([]))), "items");
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([LineItem::product(" ")]))),
+            "items[0].product_id"
+        );
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([CustomItem::unnamed(gtq("1")).into()]))),
+            "items[0].name"
+        );
+        let usd = Money::parse("1", Currency::USD).unwrap();
+        let mixed = CreateCheckout::new([
+            banana().into(),
+            LineItem::product("prod_1"),
+            CustomItem::new("y", usd).into(),
+        ]);
+        assert_eq!(field(checkout(&mixed)), "items[2].currency");
+    }
+
+    #[test]
+    fn metadata_limits() {
+        let mut m = Metadata::new();
+        for i in 0..50 {
+            m.insert(format!("k{i}"), "v".into());
+        }
+        assert!(check_metadata("metadata", &m).is_ok());
+        m.insert("one_too_many".into(), "v".into());
+        assert_eq!(field(check_metadata("metadata", &m)), "metadata");
+
+        let long_key = "ñ".repeat(41);
+        let m = Metadata::from([(long_key, "v".to_owned())]);
+        assert!(field(check_metadata("metadata", &m)).starts_with("metadata.ññ"));
+        // Characters, not bytes: 40 two-byte characters are fine.
+        let m = Metadata::from([("ñ".repeat(40), "é".repeat(500))]);
+        assert!(check_metadata("metadata", &m).is_ok());
+        let m = Metadata::from([("k".to_owned(), "x".repeat(501))]);
+        assert_eq!(field(check_metadata("items[0].metadata", &m)), "items[0].metadata.k");
+        let m = Metadata::from([(String::new(), "x".to_owned())]);
+        assert_eq!(field(check_metadata("metadata", &m)), "metadata");
+
+        let req = CreateCheckout::new([banana().metadata("k", "x".repeat(501)).into()]);
+        assert_eq!(field(checkout(&req)), "items[0].metadata.k");
+    }
+
+    #[test]
+    fn recurring_items_serialize_every_term() {
+        let terms = RecurringTerms::new(Interval::monthly())
+            .trial(Interval::new(IntervalUnit::Week, 2).unwrap())
+            .end_after_periods(12);
+        let req = CreateCheckout::new([CustomItem::new("Gold", gtq("50")).recurring(terms).into()])
+            .expires_at("2050-05-15T13:45:30Z".parse().unwrap())
+            .custom_account_id("ac_123456")
+            .transfer_setup(TransferSetup::new(gtq("1"), None));
+        let body = serde_json::to_value(checkout(&req).unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "items": [{
+                    "name": "Gold", "currency": "GTQ", "amount_in_cents": 5000, "charge_type": "recurring",
+                    "billing_interval": "month", "billing_interval_count": 1,
+                    "free_trial_interval": "week", "free_trial_interval_count": 2,
+                    "periods_before_automatic_cancellation": 12
+                }],
+                "expires_at": "2050-05-15T13:45:30Z",
+                "custom_account_id": "ac_123456",
+                "transfer_setups": [{"amount_in_cents": 100}]
+            })
+        );
+    }
+
+    #[test]
+    fn recurring_item_rules() {
+        let terms = RecurringTerms::new(Interval::monthly());
+        let zero_end = CustomItem::new("G", gtq("5")).recurring(terms.clone().end_after_periods(0));
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([zero_end.into()]))),
+            "items[0].periods_before_automatic_cancellation"
+        );
+        let not_for_checkouts = CustomItem::new("G", gtq("5")).recurring(terms.clone().cancellable_after_periods(3));
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([not_for_checkouts.into()]))),
+            "items[0].periods_before_allowed_to_cancel"
+        );
+        let dynamic = CustomItem::new("G", gtq("5"))
+            .recurring(terms.clone())
+            .dynamic_pricing(true);
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([dynamic.into()]))),
+            "items[0].has_dynamic_pricing"
+        );
+        let one_time = CreateOneTimePayment::new("pay_m_1", [CustomItem::unnamed(gtq("5")).recurring(terms).into()]);
+        assert_eq!(field(create_one_time_payment(&one_time)), "items[0].charge_type");
+    }
+
+    #[test]
+    fn transfer_setups_are_in_the_checkout_currency() {
+        let usd = Money::parse("1", Currency::USD).unwrap();
+        let req = CreateCheckout::new([banana().into()]).transfer_setup(TransferSetup::new(usd, Some("acme".into())));
+        assert_eq!(field(checkout(&req)), "transfer_setups[0].amount_in_cents");
+        let req = CreateCheckout::new([banana().into()]).transfer_setup(TransferSetup::new(gtq("0"), None));
+        assert_eq!(field(checkout(&req)), "transfer_setups[0].amount_in_cents");
+    }
+
+    #[test]
+    fn coupons_have_one_valid_discount() {
+        let ok = create_coupon(&CreateCoupon::new("NEWCOUPON", CouponDiscount::AmountOff(gtq("15")))).unwrap();
+        assert_eq!(
+            serde_json::to_value(ok).unwrap(),
+            json!({"coupon": {"name": "NEWCOUPON", "amount_off_in_cents": 1500, "currency": "GTQ"}})
+        );
+        let pct = |s: &str| CouponDiscount::PercentOff(s.parse().unwrap());
+        let body = create_coupon(&CreateCoupon::new("P", pct("10.00")).duration(CouponDuration::Forever)).unwrap();
+        assert_eq!(
+            serde_json::to_value(body).unwrap(),
+            json!({"coupon": {"name": "P", "percent_off": 10, "duration": "forever"}})
+        );
+        let body = create_coupon(&CreateCoupon::new("P", pct("12.5"))).unwrap();
+        assert_eq!(
+            serde_json::to_value(body).unwrap()["coupon"]["percent_off"],
+            json!("12.5")
+        );
+        assert!(create_coupon(&CreateCoupon::new("P", pct("100"))).is_ok());
+        for bad in ["0", "-5", "100.01"] {
+            assert_eq!(
+                field(create_coupon(&CreateCoupon::new("P", pct(bad)))),
+                "coupon.percent_off",
+                "{bad}"
+            );
+        }
+        let eur = Money::parse("1", Currency::EUR).unwrap();
+        assert_eq!(
+            field(create_coupon(&CreateCoupon::new("P", CouponDiscount::AmountOff(eur)))),
+            "coupon.currency"
+        );
+        assert_eq!(
+            field(create_coupon(&CreateCoupon::new(
+                "P",
+                CouponDiscount::AmountOff(gtq("0"))
+            ))),
+            "coupon.amount_off_in_cents"
+        );
+        assert_eq!(field(create_coupon(&CreateCoupon::new(" ", pct("5")))), "coupon.name");
+        assert_eq!(field(update_coupon(&UpdateCoupon::new())), "coupon");
+    }
+
+    #[test]
+    fn product_updates_change_and_destroy_prices() {
+        let req = UpdateProduct::new()
+            .name("El nuevo nombre del producto")
+            .price(PriceChange::set_amount("price_mirvwr9y", gtq("15")))
+            .price(PriceChange::remove("price_old"));
+        assert_eq!(
+            serde_json::to_value(update_product(&req).unwrap()).unwrap(),
+            json!({"product": {
+                "name": "El nuevo nombre del producto",
+                "prices_attributes": [
+                    {"id": "price_mirvwr9y", "amount_in_cents": 1500, "currency": "GTQ"},
+                    {"id": "price_old", "_destroy": true}
+                ]
+            }})
+        );
+        assert_eq!(field(update_product(&UpdateProduct::new())), "product");
+        assert_eq!(
+            field(update_product(&UpdateProduct::new().price(PriceChange::remove("")))),
+            "product.prices_attributes[0].id"
+        );
+    }
+
+    #[test]
+    fn product_payment_methods_and_prices() {
+        let details = ProductDetails {
+            payment_methods: Some(PaymentMethodSettings::new(true, true).installments([3, 6, 12, 18])),
+            ..ProductDetails::default()
+        };
+        let req = CreateProduct::new("El nombre del producto", NewPrice::one_time(gtq("100"))).details(details);
+        assert_eq!(
+            serde_json::to_value(create_product(&req).unwrap()).unwrap(),
+            json!({"product": {
+                "name": "El nombre del producto",
+                "custom_payment_method_settings": true,
+                "card_payments_enabled": true,
+                "bank_transfer_payments_enabled": true,
+                "available_installments": [3, 6, 12, 18],
+                "prices_attributes": [{"amount_in_cents": 10000, "charge_type": "one_time", "currency": "GTQ"}]
+            }})
+        );
+        let dynamic = ProductDetails {
+            has_dynamic_pricing: Some(true),
+            ..ProductDetails::default()
+        };
+        let req = CreateProduct::new(
+            "X",
+            NewPrice::recurring(gtq("1"), RecurringTerms::new(Interval::monthly())),
+        )
+        .details(dynamic);
+        assert_eq!(field(create_product(&req)), "product.has_dynamic_pricing");
+        let mut req = CreateProduct::new("X", NewPrice::one_time(gtq("1")));
+        req.prices.clear();
+        assert_eq!(field(create_product(&req)), "product.prices_attributes");
+    }
+
+    #[test]
+    fn small_bodies() {
+        assert_eq!(field(create_user(&CreateUser::new("not-an-email", None))), "email");
+        assert_eq!(field(create_user(&CreateUser::new("a b@c.d", None))), "email");
+        assert!(create_user(&CreateUser::new(" me@example.com ", None)).is_ok());
+        assert_eq!(
+            field(create_transfer(&CreateTransfer::new(gtq("1"), ""))),
+            "recipient_id"
+        );
+        assert_eq!(
+            field(create_transfer(&CreateTransfer::new(gtq("0.001"), "x"))),
+            "amount_in_cents"
+        );
+        assert_eq!(field(create_refund("")), "payment_intent_id");
+        assert_eq!(field(paging(&ListParams::new().page(0))), "page");
+        assert_eq!(field(paging(&ListParams::new().items(0))), "items");
+        let backwards = ListCheckouts::new()
+            .from_time("2050-01-02T00:00:00Z".parse().unwrap())
+            .until_time("2050-01-01T00:00:00Z".parse().unwrap());
+        assert_eq!(field(list_checkouts(&backwards)), "from_time");
+        assert_eq!(field(update_checkout(&UpdateCheckout::new())), "checkout");
+        assert_eq!(field(path_id("id", "ch_1 ")), "id");
+        assert_eq!(field(path_id("id", "..")), "id");
+        assert!(
+            path_id("id", "ch_1/2").is_ok(),
+            "a slash is percent-encoded in the path, not refused"
+        );
+        assert_eq!(
+            field(create_one_time_payment(&CreateOneTimePayment::new("pay_m_1", []))),
+            "items"
+        );
+    }
+}

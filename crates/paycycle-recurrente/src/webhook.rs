@@ -1,0 +1,813 @@
+//! Recurrente webhooks: Svix signatures, verified and made, and the mapping to
+//! [`WebhookEvent`].
+//!
+//! Recurrente delivers webhooks through Svix. Each request carries `svix-id`, `svix-timestamp`
+//! (unix seconds) and `svix-signature` (or the same values under the unbranded `webhook-id`,
+//! `webhook-timestamp`, `webhook-signature`). The signature header holds space-separated
+//! `v1,<base64>` entries, each `base64(HMAC-SHA256(key, "{id}.{timestamp}.{raw body}"))` where
+//! the key is the base64-decoded part of the `whsec_…` secret. A message is authentic when any
+//! `v1` entry matches any configured secret (compared in constant time), which is how secret
+//! rotation works, and fresh when its timestamp is within 5 minutes of now in either direction.
+//!
+//! ```
+//! use paycycle_recurrente::webhook::{sign, RecurrenteWebhookVerifier};
+//! # use std::sync::Arc;
+//! # use paycycle_core::{FixedClock, chrono::{TimeZone, Utc}};
+//! let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+//! let body = br#"{"event_type":"subscription.cancel","id":"su_123"}"#;
+//! let header = sign(secret, "msg_1", 1_700_000_000, body)?;
+//! assert!(header.starts_with("v1,"));
+//!
+//! let mut headers = paycycle_core::http::HeaderMap::new();
+//! headers.insert("svix-id", "msg_1".parse().unwrap());
+//! headers.insert("svix-timestamp", "1700000000".parse().unwrap());
+//! headers.insert("svix-signature", header.parse().unwrap());
+//! let verifier = RecurrenteWebhookVerifier::new([secret])?
+//! #   .with_clock(Arc::new(FixedClock(Utc.timestamp_opt(1_700_000_000, 0).unwrap())))
+//!     ;
+//! let event = verifier.verify_event(&headers, body)?;
+//! assert_eq!(event.id.as_str(), "msg_1");
+//! assert_eq!(event.subscription_id.unwrap().as_str(), "su_123");
+//! # Ok::<(), paycycle_core::Error>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use paycycle_core::{
+    CheckoutId, Clock, Currency, Error, EventId, EventKind, GatewayId, Money, Payment, PaymentId, PaymentStatus,
+    Result, SubscriptionId, SystemClock, WebhookError, WebhookEvent,
+};
+use secrecy::{ExposeSecret, SecretSlice};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::Sha256;
+use subtle::{Choice, ConstantTimeEq};
+
+use crate::convert;
+use crate::wire::de;
+
+const GATEWAY: GatewayId = GatewayId::RECURRENTE;
+
+/// How far a timestamp may be from now, either way: 5 minutes, as Svix.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// The metadata key under which the gateway stores your merchant reference on checkouts.
+pub const REFERENCE_KEY: &str = "paycycle_reference";
+
+/// The header names, branded (Svix) and unbranded (Standard Webhooks).
+pub mod headers {
+    /// The message id; stable across redeliveries.
+    pub const SVIX_ID: &str = "svix-id";
+    /// Unix seconds of the attempt.
+    pub const SVIX_TIMESTAMP: &str = "svix-timestamp";
+    /// `v1,<base64>` entries.
+    pub const SVIX_SIGNATURE: &str = "svix-signature";
+    /// The unbranded message id.
+    pub const WEBHOOK_ID: &str = "webhook-id";
+    /// The unbranded timestamp.
+    pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
+    /// The unbranded signature.
+    pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
+}
+
+fn webhook_error(reason: WebhookError) -> Error {
+    Error::webhook(GATEWAY, reason)
+}
+
+/// A webhook signing secret: the HMAC key decoded from `whsec_<base64>`.
+#[derive(Clone)]
+pub struct WebhookSecret {
+    key: SecretSlice<u8>,
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret([redacted])")
+    }
+}
+
+impl WebhookSecret {
+    /// Parses `whsec_<base64>` (the prefix is optional, as in Svix's own libraries).
+    ///
+    /// # Errors
+    /// [`Error::Webhook`] with [`WebhookError::InvalidSecret`] when the rest is not base64 or is
+    /// empty; the message never contains the secret.
+    pub fn parse(secret: &str) -> Result<WebhookSecret> {
+        let s = secret.trim();
+        let encoded = s.strip_prefix("whsec_").unwrap_or(s);
+        let key = BASE64.decode(encoded).map_err(|_| {
+            webhook_error(WebhookError::InvalidSecret(
+                "the part after `whsec_` is not base64".into(),
+            ))
+        })?;
+        if key.is_empty() {
+            return Err(webhook_error(WebhookError::InvalidSecret("the key is empty".into())));
+        }
+        Ok(WebhookSecret { key: key.into() })
+    }
+
+    fn mac(&self, msg_id: &str, timestamp: &str, body: &[u8]) -> Result<Hmac<Sha256>> {
+        // HMAC accepts keys of any length, so this error cannot happen; it is not hidden either.
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose_secret())
+            .map_err(|_| webhook_error(WebhookError::InvalidSecret("unusable HMAC key".into())))?;
+        mac.update(msg_id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        Ok(mac)
+    }
+
+    /// The `v1,<base64>` signature of a message.
+    ///
+    /// # Errors
+    /// [`Error::Webhook`] with [`WebhookError::InvalidSecret`] if the key cannot key an HMAC
+    /// (never, for a parsed secret).
+    pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String> {
+        let tag = self.mac(msg_id, &timestamp.to_string(), body)?.finalize().into_bytes();
+        Ok(format!("v1,{}", BASE64.encode(tag)))
+    }
+}
+
+/// Signs a message as Recurrente (Svix) does: returns the `svix-signature` value `v1,<base64>`.
+/// The simulator and the CLI use it to deliver test webhooks.
+///
+/// # Errors
+/// [`Error::Webhook`] with [`WebhookError::InvalidSecret`] for a malformed secret.
+pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String> {
+    WebhookSecret::parse(secret)?.sign(msg_id, timestamp, body)
+}
+
+/// The three `svix-*` headers of a signed message, ready to send.
+///
+/// # Errors
+/// [`Error::Webhook`] for a malformed secret, or a message id that cannot be a header value.
+pub fn signed_headers(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<HeaderMap> {
+    let signature = sign(secret, msg_id, timestamp, body)?;
+    let value = |name: &str, v: &str| {
+        HeaderValue::from_str(v).map_err(|_| {
+            webhook_error(WebhookError::MalformedHeader {
+                name: name.to_owned(),
+                reason: "not a valid header value".into(),
+            })
+        })
+    };
+    let mut map = HeaderMap::new();
+    map.insert(
+        HeaderName::from_static(headers::SVIX_ID),
+        value(headers::SVIX_ID, msg_id)?,
+    );
+    map.insert(
+        HeaderName::from_static(headers::SVIX_TIMESTAMP),
+        value(headers::SVIX_TIMESTAMP, &timestamp.to_string())?,
+    );
+    map.insert(
+        HeaderName::from_static(headers::SVIX_SIGNATURE),
+        value(headers::SVIX_SIGNATURE, &signature)?,
+    );
+    Ok(map)
+}
+
+/// A message whose signature and timestamp were verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedMessage {
+    /// The Svix message id (`msg_…`), stable across redeliveries: dedupe on it.
+    pub id: String,
+    /// When this attempt was signed.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Verifies Recurrente webhooks against one or more secrets (several during a rotation).
+#[derive(Clone)]
+pub struct RecurrenteWebhookVerifier {
+    secrets: Vec<WebhookSecret>,
+    clock: Arc<dyn Clock>,
+    tolerance: Duration,
+}
+
+impl fmt::Debug for RecurrenteWebhookVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecurrenteWebhookVerifier")
+            .field("secrets", &format_args!("[redacted; {}]", self.secrets.len()))
+            .field("clock", &self.clock)
+            .field("tolerance", &self.tolerance)
+            .finish()
+    }
+}
+
+impl RecurrenteWebhookVerifier {
+    /// A verifier accepting any of `secrets` (`whsec_…`), with the system clock and a 5-minute
+    /// tolerance.
+    ///
+    /// # Errors
+    /// [`Error::Webhook`] with [`WebhookError::InvalidSecret`] for a malformed secret or none.
+    pub fn new<I, S>(secrets: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let secrets = secrets
+            .into_iter()
+            .map(|s| WebhookSecret::parse(s.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_secrets(secrets)
+    }
+
+    /// A verifier from parsed secrets.
+    ///
+    /// # Errors
+    /// [`Error::Webhook`] with [`WebhookError::InvalidSecret`] when `secrets` is empty.
+    pub fn from_secrets(secrets: Vec<WebhookSecret>) -> Result<Self> {
+        if secrets.is_empty() {
+            return Err(webhook_error(WebhookError::InvalidSecret(
+                "no webhook signing secret is configured".into(),
+            )));
+        }
+        Ok(RecurrenteWebhookVerifier {
+            secrets,
+            clock: Arc::new(SystemClock),
+            tolerance: DEFAULT_TOLERANCE,
+        })
+    }
+
+    /// Reads "now" from `clock` (a fixed or virtual clock in tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Changes the tolerance (default 5 minutes).
+    #[must_use]
+    pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Checks the signature, then the timestamp.
+    ///
+    /// # Errors
+    /// [`Error::Webhook`]: [`WebhookError::MissingHeader`], [`WebhookError::MalformedHeader`],
+    /// [`WebhookError::BadSignature`] (tampered body, wrong secret, not from Recurrente),
+    /// [`WebhookError::StaleTimestamp`] or [`WebhookError::FutureTimestamp`].
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<VerifiedMessage> {
+        let id = header(headers, headers::SVIX_ID, headers::WEBHOOK_ID)?;
+        let ts_text = header(headers, headers::SVIX_TIMESTAMP, headers::WEBHOOK_TIMESTAMP)?;
+        let signatures = header(headers, headers::SVIX_SIGNATURE, headers::WEBHOOK_SIGNATURE)?;
+        let ts: i64 = ts_text.trim().parse().map_err(|_| {
+            webhook_error(WebhookError::MalformedHeader {
+                name: headers::SVIX_TIMESTAMP.into(),
+                reason: "not unix seconds".into(),
+            })
+        })?;
+
+        let candidates: Vec<Vec<u8>> = signatures
+            .split_ascii_whitespace()
+            .filter_map(|entry| entry.split_once(','))
+            .filter(|(version, _)| *version == "v1")
+            .filter_map(|(_, sig)| BASE64.decode(sig).ok())
+            .collect();
+        let mut matched = Choice::from(0);
+        for secret in &self.secrets {
+            let expected = secret.mac(id, ts_text, body)?.finalize().into_bytes();
+            for candidate in &candidates {
+                matched |= expected.as_slice().ct_eq(candidate);
+            }
+        }
+        if !bool::from(matched) {
+            return Err(webhook_error(WebhookError::BadSignature));
+        }
+
+        let now = self.clock.now().timestamp();
+        let tolerance = i64::try_from(self.tolerance.as_secs()).unwrap_or(i64::MAX);
+        let age = now.saturating_sub(ts);
+        if age > tolerance {
+            return Err(webhook_error(WebhookError::StaleTimestamp {
+                age_secs: age,
+                tolerance_secs: tolerance,
+            }));
+        }
+        if age < -tolerance {
+            return Err(webhook_error(WebhookError::FutureTimestamp {
+                ahead_secs: age.saturating_neg(),
+                tolerance_secs: tolerance,
+            }));
+        }
+        let timestamp = DateTime::from_timestamp(ts, 0).ok_or_else(|| {
+            webhook_error(WebhookError::MalformedHeader {
+                name: headers::SVIX_TIMESTAMP.into(),
+                reason: "out of range".into(),
+            })
+        })?;
+        Ok(VerifiedMessage {
+            id: id.to_owned(),
+            timestamp,
+        })
+    }
+
+    /// Verifies a webhook and normalizes it. The event id is the `svix-id`.
+    ///
+    /// # Errors
+    /// Those of [`RecurrenteWebhookVerifier::verify`], and [`WebhookError::Malformed`] when the
+    /// verified body is not a Recurrente event (not JSON, no `event_type`, a field of the wrong
+    /// type, with its JSON path).
+    pub fn verify_event(&self, headers: &HeaderMap, body: &[u8]) -> Result<WebhookEvent> {
+        let message = self.verify(headers, body)?;
+        to_event(&message.id, body)
+    }
+}
+
+fn header<'h>(headers: &'h HeaderMap, branded: &str, unbranded: &str) -> Result<&'h str> {
+    let (name, value) = match headers.get(branded) {
+        Some(v) => (branded, v),
+        None => match headers.get(unbranded) {
+            Some(v) => (unbranded, v),
+            None => return Err(webhook_error(WebhookError::MissingHeader(branded.to_owned()))),
+        },
+    };
+    value.to_str().map_err(|_| {
+        webhook_error(WebhookError::MalformedHeader {
+            name: name.to_owned(),
+            reason: "not visible ASCII".into(),
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payload
+// ---------------------------------------------------------------------------------------------
+
+/// The parts of an event payload the mapping reads; everything else stays in `raw`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Payload {
+    #[serde(deserialize_with = "de::opt_string")]
+    event_type: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    id: Option<String>,
+    #[serde(deserialize_with = "de::opt_datetime")]
+    created_at: Option<DateTime<Utc>>,
+    checkout: Option<PayloadCheckout>,
+    payment: Option<PayloadPayment>,
+    #[serde(deserialize_with = "de::opt_i64")]
+    amount_in_cents: Option<i64>,
+    #[serde(deserialize_with = "de::opt_currency")]
+    currency: Option<Currency>,
+    #[serde(deserialize_with = "de::opt_string")]
+    failure_reason: Option<String>,
+    /// Spelled so in the reference's `setup_intent.*` payloads.
+    suscription: Option<PayloadRef>,
+    subscription: Option<PayloadRef>,
+    #[serde(deserialize_with = "de::opt_bool")]
+    connected: Option<bool>,
+    #[serde(deserialize_with = "de::opt_string")]
+    account_id: Option<String>,
+    /// Refunds: the refunded payment, in whichever shape it comes.
+    payment_intent: Option<PayloadRef>,
+    #[serde(deserialize_with = "de::opt_string")]
+    payment_intent_id: Option<String>,
+    #[serde(deserialize_with = "de::opt_i64")]
+    customer_refunded_amount_in_cents: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PayloadRef {
+    #[serde(deserialize_with = "de::opt_string")]
+    id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PayloadCheckout {
+    #[serde(deserialize_with = "de::opt_string")]
+    id: Option<String>,
+    #[serde(deserialize_with = "de::map")]
+    metadata: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PayloadPayment {
+    #[serde(deserialize_with = "de::opt_string")]
+    id: Option<String>,
+    paymentable: Option<PayloadPaymentable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PayloadPaymentable {
+    #[serde(rename = "type", deserialize_with = "de::opt_string")]
+    kind: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    id: Option<String>,
+}
+
+fn malformed(reason: impl Into<String>) -> Error {
+    webhook_error(WebhookError::Malformed(reason.into()))
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+/// Normalizes a verified payload. `msg_id` (the `svix-id`) becomes the event id.
+pub(crate) fn to_event(msg_id: &str, body: &[u8]) -> Result<WebhookEvent> {
+    let raw: Value = serde_json::from_slice(body).map_err(|e| malformed(format!("not JSON: {e}")))?;
+    if !raw.is_object() {
+        return Err(malformed("not a JSON object"));
+    }
+    let payload: Payload =
+        serde_path_to_error::deserialize(&raw).map_err(|e| malformed(format!("at `{}`: {}", e.path(), e.inner())))?;
+    let event_type = non_empty(payload.event_type.clone()).ok_or_else(|| malformed("no `event_type`"))?;
+    let kind = convert::event_kind(&event_type);
+
+    let paid_subscription = payload
+        .payment
+        .as_ref()
+        .and_then(|p| p.paymentable.as_ref())
+        .filter(|p| p.kind.as_deref() == Some("Subscription"))
+        .and_then(|p| non_empty(p.id.clone()));
+    let setup_subscription = payload
+        .suscription
+        .as_ref()
+        .or(payload.subscription.as_ref())
+        .and_then(|s| non_empty(s.id.clone()));
+    let subscription_id = if event_type.starts_with("subscription.") {
+        non_empty(payload.id.clone()).or(paid_subscription)
+    } else {
+        paid_subscription.or(setup_subscription)
+    };
+
+    let mut event = WebhookEvent::new(GATEWAY, EventId::new(msg_id), kind.clone(), &event_type, Value::Null);
+    event.occurred_at = payload.created_at;
+    event.subscription_id = subscription_id.map(SubscriptionId::new);
+    event.checkout_id = payload
+        .checkout
+        .as_ref()
+        .and_then(|c| non_empty(c.id.clone()))
+        .map(CheckoutId::new);
+    event.merchant_reference = payload
+        .checkout
+        .as_ref()
+        .and_then(|c| c.metadata.get(REFERENCE_KEY))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    event.subscription_status = convert::event_subscription_status(&kind, event.subscription_id.is_some());
+    event.connected_account = if payload.connected == Some(true) {
+        non_empty(payload.account_id.clone())
+    } else {
+        None
+    };
+    event.payment = payment(&kind, &payload);
+    event.raw = raw;
+    Ok(event)
+}
+
+fn payment(kind: &EventKind, p: &Payload) -> Option<Payment> {
+    let status = match kind {
+        EventKind::PaymentSucceeded => PaymentStatus::Succeeded,
+        EventKind::PaymentFailed => PaymentStatus::Failed,
+        EventKind::PaymentPending => PaymentStatus::Pending,
+        EventKind::PaymentRefunded => PaymentStatus::Refunded,
+        _ => return None,
+    };
+    let mut payment = Payment::new(status);
+    let id = if *kind == EventKind::PaymentRefunded {
+        non_empty(p.payment_intent.as_ref().and_then(|r| r.id.clone()))
+            .or_else(|| non_empty(p.payment_intent_id.clone()))
+    } else {
+        non_empty(p.payment.as_ref().and_then(|pay| pay.id.clone())).or_else(|| non_empty(p.id.clone()))
+    };
+    payment.id = id.map(PaymentId::new);
+    let cents = if *kind == EventKind::PaymentRefunded {
+        p.customer_refunded_amount_in_cents.or(p.amount_in_cents)
+    } else {
+        p.amount_in_cents
+    };
+    payment.amount = match (cents, p.currency) {
+        (Some(c), Some(cur)) => Money::from_minor_units(c, cur).ok(),
+        _ => None,
+    };
+    payment.failure_reason = if *kind == EventKind::PaymentFailed {
+        non_empty(p.failure_reason.clone())
+    } else {
+        None
+    };
+    Some(payment)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use paycycle_core::{FixedClock, SubscriptionStatus};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const OTHER: &str = "whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCBrZXk=";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TS: i64 = 1_614_265_330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const EXPECTED: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn at(ts: i64) -> Arc<dyn Clock> {
+        Arc::new(FixedClock(Utc.timestamp_opt(ts, 0).unwrap()))
+    }
+
+    fn verifier(secrets: &[&str], now: i64) -> RecurrenteWebhookVerifier {
+        RecurrenteWebhookVerifier::new(secrets).unwrap().with_clock(at(now))
+    }
+
+    fn hdrs(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn svix(sig: &str) -> HeaderMap {
+        hdrs(&[
+            (headers::SVIX_ID, ID),
+            (headers::SVIX_TIMESTAMP, &TS.to_string()),
+            (headers::SVIX_SIGNATURE, sig),
+        ])
+    }
+
+    fn reason(r: Result<VerifiedMessage>) -> WebhookError {
+        match r {
+            Err(Error::Webhook { gateway, reason }) => {
+                assert_eq!(gateway, GatewayId::RECURRENTE);
+                reason
+            }
+            other => panic!("expected a webhook error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn svix_test_vector() {
+        assert_eq!(sign(SECRET, ID, TS, BODY).unwrap(), EXPECTED);
+        let m = verifier(&[SECRET], TS).verify(&svix(EXPECTED), BODY).unwrap();
+        assert_eq!(m.id, ID);
+        assert_eq!(m.timestamp.timestamp(), TS);
+        // The prefix is optional, as in Svix's libraries.
+        assert_eq!(
+            sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ID, TS, BODY).unwrap(),
+            EXPECTED
+        );
+    }
+
+    #[test]
+    fn timestamps_outside_five_minutes_are_refused_both_ways() {
+        let v = |now| verifier(&[SECRET], now).verify(&svix(EXPECTED), BODY);
+        assert!(v(TS + 300).is_ok());
+        assert!(v(TS - 300).is_ok());
+        assert_eq!(
+            reason(v(TS + 301)),
+            WebhookError::StaleTimestamp {
+                age_secs: 301,
+                tolerance_secs: 300
+            }
+        );
+        assert_eq!(
+            reason(v(TS - 301)),
+            WebhookError::FutureTimestamp {
+                ahead_secs: 301,
+                tolerance_secs: 300
+            }
+        );
+        let strict = verifier(&[SECRET], TS + 10).with_tolerance(Duration::from_secs(5));
+        assert!(matches!(
+            reason(strict.verify(&svix(EXPECTED), BODY)),
+            WebhookError::StaleTimestamp { .. }
+        ));
+    }
+
+    #[test]
+    fn tampered_body_and_wrong_secret_are_bad_signatures() {
+        assert_eq!(
+            reason(verifier(&[SECRET], TS).verify(&svix(EXPECTED), br#"{"test": 2432232315}"#)),
+            WebhookError::BadSignature
+        );
+        assert_eq!(
+            reason(verifier(&[OTHER], TS).verify(&svix(EXPECTED), BODY)),
+            WebhookError::BadSignature
+        );
+        // A signature over another id or timestamp does not carry over.
+        let mut h = svix(EXPECTED);
+        h.insert(headers::SVIX_ID, HeaderValue::from_static("msg_other"));
+        assert_eq!(
+            reason(verifier(&[SECRET], TS).verify(&h, BODY)),
+            WebhookError::BadSignature
+        );
+        let mut h = svix(EXPECTED);
+        h.insert(
+            headers::SVIX_TIMESTAMP,
+            HeaderValue::from_str(&(TS + 1).to_string()).unwrap(),
+        );
+        assert_eq!(
+            reason(verifier(&[SECRET], TS).verify(&h, BODY)),
+            WebhookError::BadSignature
+        );
+    }
+
+    #[test]
+    fn missing_and_malformed_headers() {
+        let v = verifier(&[SECRET], TS);
+        for missing in [headers::SVIX_ID, headers::SVIX_TIMESTAMP, headers::SVIX_SIGNATURE] {
+            let mut h = svix(EXPECTED);
+            h.remove(missing);
+            assert_eq!(
+                reason(v.verify(&h, BODY)),
+                WebhookError::MissingHeader(missing.to_owned())
+            );
+        }
+        let mut h = svix(EXPECTED);
+        h.insert(headers::SVIX_TIMESTAMP, HeaderValue::from_static("yesterday"));
+        assert!(matches!(
+            reason(v.verify(&h, BODY)),
+            WebhookError::MalformedHeader { .. }
+        ));
+        let mut h = svix(EXPECTED);
+        h.insert(headers::SVIX_ID, HeaderValue::from_bytes(b"msg_\xff").unwrap());
+        assert!(matches!(
+            reason(v.verify(&h, BODY)),
+            WebhookError::MalformedHeader { .. }
+        ));
+        // Garbage entries are ignored, not fatal; with no good entry the signature is bad.
+        assert_eq!(
+            reason(v.verify(&svix("v1 v1,@@@ nonsense ,"), BODY)),
+            WebhookError::BadSignature
+        );
+    }
+
+    #[test]
+    fn any_matching_v1_entry_is_accepted_and_other_versions_ignored() {
+        let v = verifier(&[SECRET], TS);
+        let wrong = sign(OTHER, ID, TS, BODY).unwrap();
+        assert!(v.verify(&svix(&format!("{wrong} {EXPECTED}")), BODY).is_ok());
+        assert!(v.verify(&svix(&format!("v1a,abc {EXPECTED} v2,xyz")), BODY).is_ok());
+        // The right signature under another version label does not count.
+        let as_v2 = EXPECTED.replacen("v1,", "v2,", 1);
+        assert_eq!(reason(v.verify(&svix(&as_v2), BODY)), WebhookError::BadSignature);
+    }
+
+    #[test]
+    fn rotation_accepts_old_and_new_secrets() {
+        let both = verifier(&[OTHER, SECRET], TS);
+        assert!(both.verify(&svix(EXPECTED), BODY).is_ok());
+        let by_new = sign(OTHER, ID, TS, BODY).unwrap();
+        assert!(both.verify(&svix(&by_new), BODY).is_ok());
+        assert_eq!(
+            reason(verifier(&[SECRET], TS).verify(&svix(&by_new), BODY)),
+            WebhookError::BadSignature
+        );
+    }
+
+    #[test]
+    fn unbranded_headers_are_accepted() {
+        let h = hdrs(&[
+            (headers::WEBHOOK_ID, ID),
+            (headers::WEBHOOK_TIMESTAMP, &TS.to_string()),
+            (headers::WEBHOOK_SIGNATURE, EXPECTED),
+        ]);
+        assert_eq!(verifier(&[SECRET], TS).verify(&h, BODY).unwrap().id, ID);
+    }
+
+    #[test]
+    fn secrets_are_checked_and_never_printed() {
+        assert!(matches!(
+            RecurrenteWebhookVerifier::new(Vec::<String>::new()),
+            Err(Error::Webhook {
+                reason: WebhookError::InvalidSecret(_),
+                ..
+            })
+        ));
+        for bad in ["whsec_", "whsec_***", ""] {
+            match WebhookSecret::parse(bad) {
+                Err(Error::Webhook {
+                    reason: WebhookError::InvalidSecret(msg),
+                    ..
+                }) => assert!(!msg.contains("***")),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        let v = verifier(&[SECRET], TS);
+        let printed = format!("{v:?} {:?}", WebhookSecret::parse(SECRET).unwrap());
+        assert!(!printed.contains("MfKQ9r8G"), "{printed}");
+        let h = signed_headers(SECRET, ID, TS, BODY).unwrap();
+        assert_eq!(h[headers::SVIX_SIGNATURE], EXPECTED);
+        assert_eq!(h[headers::SVIX_TIMESTAMP], "1614265330");
+        assert!(signed_headers(SECRET, "bad\nid", TS, BODY).is_err());
+    }
+
+    #[test]
+    fn extreme_timestamps_do_not_overflow() {
+        for ts in [i64::MIN, i64::MAX, -1] {
+            let sig = sign(SECRET, ID, ts, BODY).unwrap();
+            let h = hdrs(&[
+                (headers::SVIX_ID, ID),
+                (headers::SVIX_TIMESTAMP, &ts.to_string()),
+                (headers::SVIX_SIGNATURE, &sig),
+            ]);
+            assert!(verifier(&[SECRET], TS).verify(&h, BODY).is_err());
+        }
+    }
+
+    #[test]
+    fn malformed_bodies_are_refused_after_verification() {
+        let v = verifier(&[SECRET], TS);
+        for body in [
+            &b"not json"[..],
+            b"[1,2]",
+            br#"{"id":"x"}"#,
+            br#"{"event_type":"payment_intent.succeeded","checkout":7}"#,
+        ] {
+            let h = signed_headers(SECRET, ID, TS, body).unwrap();
+            match v.verify_event(&h, body) {
+                Err(Error::Webhook {
+                    reason: WebhookError::Malformed(why),
+                    ..
+                }) => assert!(!why.is_empty()),
+                other => panic!("{other:?}"),
+            }
+        }
+        let body = br#"{"event_type":"payment_intent.succeeded","checkout":7}"#;
+        let h = signed_headers(SECRET, ID, TS, body).unwrap();
+        match v.verify_event(&h, body) {
+            Err(Error::Webhook {
+                reason: WebhookError::Malformed(why),
+                ..
+            }) => assert!(why.contains("checkout"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_events_keep_their_type_and_payload() {
+        let body = br#"{"event_type":"intent.weird","id":"x_1","created_at":"2024-01-01T00:00:00Z"}"#;
+        let e = to_event("msg_1", body).unwrap();
+        assert_eq!(e.kind, EventKind::Unknown("intent.weird".into()));
+        assert_eq!(e.provider_type, "intent.weird");
+        assert_eq!(e.raw["id"], "x_1");
+        assert!(e.payment.is_none());
+        let e = to_event("msg_2", br#"{"event_type":"subscription.update","id":"su_9"}"#).unwrap();
+        assert_eq!(e.subscription_id.unwrap().as_str(), "su_9");
+        assert_eq!(e.subscription_status, None);
+    }
+
+    #[test]
+    fn connected_accounts_and_references() {
+        let body = br#"{"event_type":"payment_intent.succeeded","id":"pa_1","connected":true,"account_id":"ac_123456",
+            "amount_in_cents":"2500","currency":"USD",
+            "checkout":{"id":"ch_1","metadata":{"paycycle_reference":"order-42"}}}"#;
+        let e = to_event("msg_1", body).unwrap();
+        assert_eq!(e.connected_account.as_deref(), Some("ac_123456"));
+        assert_eq!(e.merchant_reference.as_deref(), Some("order-42"));
+        assert_eq!(e.checkout_id.unwrap().as_str(), "ch_1");
+        let p = e.payment.unwrap();
+        assert_eq!(p.amount.unwrap().to_string(), "25.00 USD");
+        assert_eq!(p.id.unwrap().as_str(), "pa_1");
+        let e = to_event("msg_1", br#"{"event_type":"x","connected":false,"account_id":"ac_1"}"#).unwrap();
+        assert_eq!(e.connected_account, None);
+    }
+
+    #[test]
+    fn setup_intents_accept_both_spellings() {
+        for key in ["suscription", "subscription"] {
+            let body = format!(r#"{{"event_type":"setup_intent.cancelled","{key}":{{"id":"su_1"}}}}"#);
+            let e = to_event("m", body.as_bytes()).unwrap();
+            assert_eq!(e.kind, EventKind::SetupFailed);
+            assert_eq!(e.subscription_id.unwrap().as_str(), "su_1");
+            assert_eq!(e.subscription_status, Some(SubscriptionStatus::Failed));
+        }
+        let e = to_event("m", br#"{"event_type":"setup_intent.succeeded"}"#).unwrap();
+        assert_eq!(
+            e.subscription_status, None,
+            "a card saved without a subscription implies no status"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn sign_then_verify_round_trips(body in proptest::collection::vec(any::<u8>(), 0..512),
+                                        id in "[a-zA-Z0-9_]{1,40}", skew in -300i64..=300) {
+            let sig = sign(SECRET, &id, TS, &body).unwrap();
+            let h = hdrs(&[(headers::SVIX_ID, &id), (headers::SVIX_TIMESTAMP, &TS.to_string()), (headers::SVIX_SIGNATURE, &sig)]);
+            prop_assert!(verifier(&[SECRET], TS + skew).verify(&h, &body).is_ok());
+            let mut tampered = body.clone();
+            tampered.push(b' ');
+            prop_assert!(verifier(&[SECRET], TS).verify(&h, &tampered).is_err());
+        }
+    }
+}
