@@ -7,17 +7,25 @@
 //! | `POST /__sim/clock/advance` `{"days": N}` or `{"seconds": N}` | moves the clock, runs what fell due |
 //! | `GET /__sim/clock` | `{"now": "…"}` (RFC 3339) |
 //! | `GET /__sim/webhooks` | `{"pending": N, "deliveries": [...]}` |
+//! | `POST /__sim/recurrente/checkouts/{id}/pay` `{"outcome": "card_success" \| "card_declined" \| "bank_transfer_pending"}` | the payer pays, has the card declined, or starts a bank transfer (optional `"email"`, `"full_name"`: who pays) |
+//! | `POST /__sim/recurrente/bank_transfers/{ba_ or pa_ id}/settle` `{"succeeded": true \| false}` | the bank settles a pending transfer |
+//! | `POST /__sim/recurrente/subscriptions/{id}/fail_next_charge` `{"count": N}` (optional, default 1) | the next N charges fail |
+//! | `POST /__sim/recurrente/subscriptions/{id}/pause`, `…/resume` | pause or resume (as from Recurrente's dashboard) |
+//! | `POST /__sim/recurrente/payment_methods/{id}/fail_next_charge` `{"count": N}` | the next N one-time payments with this card are declined |
+//! | `POST /__sim/recurrente/webhook_endpoints/{id}/disable`, `…/enable` | stop or resume deliveries to an endpoint |
 //!
-//! The two payer routes answer JSON (`{"recurrence": …, "transitions": […]}`), or, with
-//! `?redirect=page` (what the payer page's buttons send), `303 See Other` back to the page.
-//! Errors are `{"error": "<code>", "message": "…"}` with 404 (unknown recurrence), 409 (not in
-//! a state that allows it) or 422 (a malformed request).
+//! The payer routes answer JSON (Cryptomus: `{"recurrence": …, "transitions": […]}`;
+//! Recurrente: the ids made, `checkout`, `subscription` and `transitions`), or, with
+//! `?redirect=page` (what the payer pages' buttons send), `303 See Other` back to the page.
+//! Bodies are JSON or form-encoded. Errors are `{"error": "<code>", "message": "…"}` with 404
+//! (unknown object), 409 (not in a state that allows it) or 422 (a malformed request).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -26,7 +34,7 @@ use serde_json::{Value, json};
 
 use crate::engine::{EngineError, Transition};
 use crate::server::Shared;
-use crate::{SimError, cryptomus, rfc3339};
+use crate::{SimError, cryptomus, recurrente, rfc3339};
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -34,6 +42,26 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route(
             "/__sim/cryptomus/recurrences/{uuid}/cancel-by-user",
             post(cancel_by_user),
+        )
+        .route("/__sim/recurrente/checkouts/{id}/pay", post(recurrente_pay))
+        .route("/__sim/recurrente/bank_transfers/{id}/settle", post(recurrente_settle))
+        .route(
+            "/__sim/recurrente/subscriptions/{id}/fail_next_charge",
+            post(recurrente_fail_next_charge),
+        )
+        .route("/__sim/recurrente/subscriptions/{id}/pause", post(recurrente_pause))
+        .route("/__sim/recurrente/subscriptions/{id}/resume", post(recurrente_resume))
+        .route(
+            "/__sim/recurrente/payment_methods/{id}/fail_next_charge",
+            post(recurrente_fail_method),
+        )
+        .route(
+            "/__sim/recurrente/webhook_endpoints/{id}/disable",
+            post(recurrente_disable_endpoint),
+        )
+        .route(
+            "/__sim/recurrente/webhook_endpoints/{id}/enable",
+            post(recurrente_enable_endpoint),
         )
         .route("/__sim/clock/advance", post(advance))
         .route("/__sim/clock", get(clock))
@@ -51,6 +79,7 @@ pub(crate) fn sim_error(e: &SimError) -> Response {
         }
         SimError::Engine(EngineError::AlreadyCancelled { .. }) => (StatusCode::CONFLICT, "already_cancelled"),
         SimError::Engine(_) => (StatusCode::CONFLICT, "invalid_state"),
+        SimError::Refused { .. } => (StatusCode::CONFLICT, "refused"),
         SimError::Clock(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_time"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
@@ -102,6 +131,186 @@ async fn accept(State(s): State<Arc<Shared>>, Path(uuid): Path<String>, RawQuery
 
 async fn cancel_by_user(State(s): State<Arc<Shared>>, Path(uuid): Path<String>, RawQuery(q): RawQuery) -> Response {
     payer_action(&s, &uuid, q.as_deref(), cryptomus::cancel_by_user)
+}
+
+/// Redirects to `page`, with the error as a notice.
+fn back_to(page: &str, result: Result<(), String>) -> Response {
+    match result {
+        Ok(()) => Redirect::to(page).into_response(),
+        Err(e) => {
+            let notice: String = url::form_urlencoded::byte_serialize(e.as_bytes()).collect();
+            Redirect::to(&format!("{page}?notice={notice}")).into_response()
+        }
+    }
+}
+
+fn invalid(msg: &str) -> Response {
+    error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", msg)
+}
+
+/// A field read as text (JSON strings, numbers and booleans; form values are text).
+fn text(body: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    match body.get(key)? {
+        Value::String(s) => Some(s.trim().to_owned()),
+        v @ (Value::Bool(_) | Value::Number(_)) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// `{"count": N}`, N ≥ 1, default 1.
+fn count(body: &serde_json::Map<String, Value>) -> Result<u32, &'static str> {
+    const MSG: &str = "`count` must be a positive integer";
+    match text(body, "count") {
+        None if !body.contains_key("count") => Ok(1),
+        Some(n) => n.parse::<u32>().ok().filter(|n| *n >= 1).ok_or(MSG),
+        None => Err(MSG),
+    }
+}
+
+async fn recurrente_pay(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let page = recurrente::page_path(&id);
+    let redirect = wants_redirect(q.as_deref());
+    let body = match recurrente::read_body(&headers, &body) {
+        Ok(b) => b,
+        Err(msg) if redirect => return back_to(&page, Err(msg)),
+        Err(msg) => return invalid(&msg),
+    };
+    let Some(outcome) = text(&body, "outcome").and_then(|o| recurrente::Outcome::parse(&o)) else {
+        let msg = r#"give "outcome": "card_success", "card_declined" or "bank_transfer_pending""#;
+        return if redirect {
+            back_to(&page, Err(msg.to_owned()))
+        } else {
+            invalid(msg)
+        };
+    };
+    let payer = recurrente::Payer {
+        email: text(&body, "email").filter(|e| !e.is_empty()),
+        full_name: text(&body, "full_name").filter(|n| !n.is_empty()),
+    };
+    let result = recurrente::pay(&s, &id, outcome, &payer);
+    if redirect {
+        return back_to(&page, result.map(|_| ()).map_err(|e| e.to_string()));
+    }
+    match result {
+        Ok(a) => axum::Json(recurrente::attempt_json(&s, &a)).into_response(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+async fn recurrente_settle(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let redirect = wants_redirect(q.as_deref());
+    let body = match recurrente::read_body(&headers, &body) {
+        Ok(b) => b,
+        Err(msg) => return invalid(&msg),
+    };
+    let succeeded = match text(&body, "succeeded").as_deref() {
+        Some("true" | "1") => true,
+        Some("false" | "0") => false,
+        _ => return invalid(r#"give "succeeded": true or false"#),
+    };
+    let result = recurrente::settle(&s, &id, succeeded);
+    if redirect {
+        let page = match &result {
+            Ok(a) => recurrente::page_path(&a.checkout_id),
+            Err(_) => recurrente::checkout_of_payment(&s, &id)
+                .map(|c| recurrente::page_path(&c))
+                .unwrap_or_else(|| "/".to_owned()),
+        };
+        return back_to(&page, result.map(|_| ()).map_err(|e| e.to_string()));
+    }
+    match result {
+        Ok(a) => axum::Json(recurrente::attempt_json(&s, &a)).into_response(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+async fn recurrente_fail_next_charge(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match recurrente::read_body(&headers, &body) {
+        Ok(b) => b,
+        Err(msg) => return invalid(&msg),
+    };
+    let n = match count(&body) {
+        Ok(n) => n,
+        Err(msg) => return invalid(msg),
+    };
+    match recurrente::fail_next_charge(&s, &id, n) {
+        Ok(pending) => axum::Json(json!({
+            "subscription": recurrente::subscription_value(&s, &id),
+            "failures_pending": pending,
+        }))
+        .into_response(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+fn pause_or_resume(s: &Shared, id: &str, paused: bool) -> Response {
+    match recurrente::set_paused(s, id, paused) {
+        Ok(transitions) => axum::Json(json!({
+            "subscription": recurrente::subscription_value(s, id),
+            "transitions": transitions,
+        }))
+        .into_response(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+async fn recurrente_pause(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    pause_or_resume(&s, &id, true)
+}
+
+async fn recurrente_resume(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    pause_or_resume(&s, &id, false)
+}
+
+async fn recurrente_fail_method(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match recurrente::read_body(&headers, &body) {
+        Ok(b) => b,
+        Err(msg) => return invalid(&msg),
+    };
+    let n = match count(&body) {
+        Ok(n) => n,
+        Err(msg) => return invalid(msg),
+    };
+    match recurrente::fail_next_method_charge(&s, &id, n) {
+        Ok(pending) => axum::Json(json!({ "payment_method_id": id, "failures_pending": pending })).into_response(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+async fn recurrente_disable_endpoint(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match recurrente::set_endpoint_disabled(&s, &id, true) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+async fn recurrente_enable_endpoint(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match recurrente::set_endpoint_disabled(&s, &id, false) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => sim_error(&e),
+    }
 }
 
 /// Reads `{"days": N}` / `{"seconds": N}` (both may be given; they add up).

@@ -22,12 +22,12 @@ use serde::ser::SerializeMap;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::SimError;
 use crate::delivery::Webhook;
 use crate::engine::{
     EngineError, Extension, NewSubscription, State as SubState, Subscription, Terms, Transition, TransitionKind,
 };
 use crate::server::Shared;
+use crate::{SimError, constant_time_eq};
 
 /// The gateway id of Cryptomus subscriptions in the engine.
 pub(crate) const GATEWAY: GatewayId = GatewayId::CRYPTOMUS;
@@ -391,13 +391,6 @@ fn authenticate(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(), Box<
     } else {
         Err(Box::new(invalid_sign()))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The body's JSON object; anything else reads as no input (as Laravel does).

@@ -3,6 +3,7 @@
 //! Only loopback URLs are dialed (`127.0.0.0/8`, `::1`, `localhost`): any other callback URL is
 //! logged as refused and never contacted, so the simulator cannot reach the network.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration as StdDuration;
@@ -66,8 +67,50 @@ impl DeliveryPolicy {
     }
 }
 
+/// How a webhook is signed on each attempt.
+#[derive(Clone)]
+pub(crate) enum Signer {
+    /// Recurrente's Svix scheme: `svix-id` (the same on every attempt), `svix-timestamp` (the
+    /// attempt's **real** unix time: receivers check it against their own clock) and
+    /// `svix-signature`, made again for each attempt.
+    Svix {
+        /// `msg_…`, stable across attempts and endpoints.
+        msg_id: String,
+        /// The endpoint's `whsec_…` secret.
+        secret: String,
+    },
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Signer::Svix { msg_id, .. } => f
+                .debug_struct("Svix")
+                .field("msg_id", msg_id)
+                .field("secret", &"[redacted]")
+                .finish(),
+        }
+    }
+}
+
+impl Signer {
+    /// The headers of an attempt made at `unix_time`.
+    fn headers(&self, unix_time: i64, body: &[u8]) -> Result<Vec<(String, String)>, String> {
+        match self {
+            Signer::Svix { msg_id, secret } => {
+                let map = paycycle_recurrente::webhook::signed_headers(secret, msg_id, unix_time, body)
+                    .map_err(|e| format!("cannot sign: {e}"))?;
+                Ok(map
+                    .iter()
+                    .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+                    .collect())
+            }
+        }
+    }
+}
+
 /// One webhook to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Webhook {
     /// The gateway whose webhook this is.
     pub(crate) gateway: GatewayId,
@@ -79,6 +122,8 @@ pub(crate) struct Webhook {
     pub(crate) headers: Vec<(String, String)>,
     /// The exact body bytes.
     pub(crate) body: Vec<u8>,
+    /// Signs each attempt (adds its headers), if the provider signs with headers.
+    pub(crate) signer: Option<Signer>,
 }
 
 impl Webhook {
@@ -90,15 +135,24 @@ impl Webhook {
             url: url.into(),
             headers: Vec::new(),
             body,
+            signer: None,
         }
     }
 
-    /// Adds a header.
+    /// Signs every attempt with `signer`.
     #[must_use]
-    #[allow(dead_code)] // for Recurrente's svix-* headers
-    pub(crate) fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Webhook {
-        self.headers.push((name.into(), value.into()));
+    pub(crate) fn signed(mut self, signer: Signer) -> Webhook {
+        self.signer = Some(signer);
         self
+    }
+
+    /// The headers of an attempt at `unix_time`: the fixed ones, then the signature's.
+    fn headers_at(&self, unix_time: i64) -> Result<Vec<(String, String)>, String> {
+        let mut headers = self.headers.clone();
+        if let Some(signer) = &self.signer {
+            headers.extend(signer.headers(unix_time, &self.body)?);
+        }
+        Ok(headers)
     }
 }
 
@@ -116,7 +170,7 @@ pub enum DeliveryOutcome {
     },
     /// Every attempt failed.
     GaveUp,
-    /// Not attempted: the URL is not on loopback (or not an http URL).
+    /// Not attempted: the URL is not on loopback (or not an http URL), or it could not be signed.
     Refused {
         /// Why.
         reason: String,
@@ -149,7 +203,8 @@ pub struct DeliveryRecord {
     pub event: String,
     /// Where it goes.
     pub url: String,
-    /// The headers sent besides `content-type`.
+    /// The headers sent besides `content-type` (a signed webhook's as of its latest attempt:
+    /// Recurrente's are signed again with each attempt's real time).
     pub headers: Vec<(String, String)>,
     /// The body, as text (it is JSON).
     pub body: String,
@@ -211,7 +266,7 @@ impl Delivery {
                 gateway: webhook.gateway.to_string(),
                 event: webhook.event.clone(),
                 url: webhook.url.clone(),
-                headers: webhook.headers.clone(),
+                headers: webhook.headers_at(Utc::now().timestamp()).unwrap_or_default(),
                 body: String::from_utf8_lossy(&webhook.body).into_owned(),
                 attempts: Vec::new(),
                 outcome: DeliveryOutcome::Pending,
@@ -226,9 +281,12 @@ impl Delivery {
         id
     }
 
-    fn record_attempt(&self, id: u64, attempt: Attempt) {
+    fn record_attempt(&self, id: u64, attempt: Attempt, headers: &[(String, String)]) {
         if let Some(r) = self.lock().records.iter_mut().find(|r| r.id == id) {
             r.attempts.push(attempt);
+            if r.headers.as_slice() != headers {
+                r.headers = headers.to_vec();
+            }
         }
     }
 
@@ -342,16 +400,24 @@ impl Worker {
             if attempt > 0 {
                 tokio::time::sleep(self.policy.backoff(attempt - 1)).await;
             }
+            let at = Utc::now();
+            let headers = match webhook.headers_at(at.timestamp()) {
+                Ok(h) => h,
+                Err(reason) => {
+                    tracing::error!(url = %webhook.url, %reason, "paycycle-sim could not sign a webhook");
+                    self.delivery.finish(id, DeliveryOutcome::Refused { reason });
+                    return;
+                }
+            };
             let mut req = self
                 .client
                 .post(url.clone())
                 .timeout(self.policy.timeout)
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .body(webhook.body.clone());
-            for (k, v) in &webhook.headers {
+            for (k, v) in &headers {
                 req = req.header(k.as_str(), v.as_str());
             }
-            let at = Utc::now();
             match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
@@ -364,6 +430,7 @@ impl Worker {
                             status: Some(status.as_u16()),
                             error: None,
                         },
+                        &headers,
                     );
                     if status.is_success() {
                         self.delivery.finish(
@@ -383,6 +450,7 @@ impl Worker {
                             status: None,
                             error: Some(error_chain(&e)),
                         },
+                        &headers,
                     );
                 }
             }

@@ -1,4 +1,5 @@
-//! A local simulator of the payment providers paycycle supports, for tests and examples.
+//! A local simulator of the payment providers paycycle supports (Cryptomus and Recurrente),
+//! for tests and examples.
 //!
 //! [`Simulator::start`] runs a real HTTP server on loopback that speaks the providers' wire
 //! protocols at their real paths, checks credentials and signatures as they do, validates with
@@ -81,12 +82,154 @@
 //!   `payment_amount` in the payer currency (`to_currency`, else the crypto price currency, else
 //!   USDT), `merchant_amount` minus a 2 % `commission`, `network`, `txid` (64 hex).
 //!
+//! # Recurrente
+//! On the same address, every endpoint of Recurrente's API reference, at its real path
+//! (collection paths also with the reference's trailing slash):
+//!
+//! | route | answers |
+//! |---|---|
+//! | `GET /api/test` | 200 `{"message":"Hello <account name>"}` ([`SimConfig::recurrente_account_name`]) |
+//! | `POST /api/checkouts` | 201 `{"id":"ch_…","checkout_url":"{base}/checkout-session/ch_…"}` |
+//! | `GET /api/checkouts` (`from_time`, `until_time`, `user_id`, `page`, `items`), `GET`/`PATCH /api/checkouts/{id}` | 200, the checkout |
+//! | `PATCH /api/payment_intents/{id}` (also `/api/invoices/{inv_ or pa_}`, as the reference's code sends it) | 200, the payment intent |
+//! | `POST /api/products` (201), `GET /api/products`, `GET`/`PATCH`/`DELETE /api/products/{id}` | the product; delete: `{"id","status":"deleted"}` |
+//! | `POST /api/coupons` (201), `GET /api/coupons`, `GET`/`PATCH`/`DELETE /api/coupons/{id}` | the coupon; delete: `{"id","status":"deleted"}` |
+//! | `GET /api/subscriptions`, `GET /api/subscriptions/{id}`, `DELETE /api/subscriptions/{id}` | the subscription; delete: `{"message":"Suscripción cancelada"}` |
+//! | `POST /api/users`, `POST /api/transfers`, `POST /api/refunds`, `GET /api/refunds/{id}` | 200 |
+//! | `POST /api/webhook_endpoints` (200, with `signingSecret`), `GET /api/webhook_endpoints`, `DELETE /api/webhook_endpoints/{id}` | the endpoint(s) |
+//! | `POST /api/one_time_payments` | 201 `{"id":"on_…","status":"paid"}` |
+//!
+//! ```
+//! use paycycle_sim::{RecurrenteOutcome, SimConfig, Simulator};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::start(SimConfig::default()).await?;
+//! let item = serde_json::json!({"name": "Gold", "currency": "GTQ", "amount_in_cents": 5000,
+//!                               "charge_type": "recurring", "billing_interval": "month"});
+//! let created: serde_json::Value = reqwest::Client::new()
+//!     .post(format!("{}/api/checkouts", sim.base_url()))
+//!     .header("X-PUBLIC-KEY", sim.recurrente_public_key())
+//!     .header("X-SECRET-KEY", sim.recurrente_secret_key())
+//!     .json(&serde_json::json!({ "items": [item] }))
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! let checkout = created["id"].as_str().unwrap_or_default();
+//!
+//! let paid = sim.recurrente_pay(checkout, RecurrenteOutcome::CardSuccess)?; // the payer pays
+//! let subscription = paid.subscription_id.unwrap_or_default();
+//! let advanced = sim.advance(chrono::Duration::days(31))?; // one renewal
+//! assert_eq!(advanced.transitions.len(), 1);
+//! let sub = sim.recurrente_subscription(&subscription).unwrap_or_default();
+//! assert_eq!(sub["status"], "active");
+//! assert!(matches!(advanced.transitions[0].kind, paycycle_sim::TransitionKind::Charged { .. }));
+//! sim.flush_webhooks().await; // nothing is registered here: endpoints get every event
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - Authentication: `X-PUBLIC-KEY` and `X-SECRET-KEY` must both equal the configured keys
+//!   ([`DEFAULT_RECURRENTE_PUBLIC_KEY`], [`DEFAULT_RECURRENTE_SECRET_KEY`], or
+//!   `RECURRENTE_PUBLIC_KEY`/`RECURRENTE_SECRET_KEY` through [`SimConfig::from_env`]), compared
+//!   in constant time; otherwise HTTP 401 `{"error":"Unauthorized"}`, before anything else.
+//! - Errors: `{"error":"<message>"}`. Validation is HTTP 422 whose message starts with the field
+//!   (`items[0].currency must be GTQ or USD, not `EUR``), with also
+//!   `"errors":{"<field>":["<detail>"]}`; unknown ids in the path are HTTP 404
+//!   `{"error":"Not found"}`; ids named in a body (`product_id`, `user_id`, `payment_method_id`,
+//!   `payment_intent_id`, a price `id`) that do not exist are 422 naming the field; a body that
+//!   is not JSON is 400; `multipart/form-data` is 415 (JSON and Rails-style
+//!   `x-www-form-urlencoded` fields such as `items[][name]` are read).
+//! - Validation: currency `GTQ`/`USD`; `amount_in_cents` a positive integer, as a number or a
+//!   numeric string (the reference sends both); `quantity` 1..9; metadata at most 50 keys, names
+//!   ≤ 40 and values ≤ 500 characters; URLs http(s); `billing_interval` and
+//!   `free_trial_interval` `week`/`month`/`year`; counts integers (`periods_before_automatic_cancellation`
+//!   ≥ 1, `""` is none); dynamic pricing only for one-time items; coupons: an
+//!   `amount_off_in_cents` with its `currency`, or a `percent_off` in (0, 100], not both;
+//!   `duration` `once`/`forever`.
+//! - Shapes: the reference's examples' keys and types (`total_in_cents` a string, ids
+//!   `ch_`, `prod_`, `price_`, `coup_`, `su_`, `us_`, `pa_`, `ba_`, `inv_`, `re_`, `tr_`, `ep_`,
+//!   `pay_m_`, `on_`, `msg_`; times as each example prints them: checkouts in UTC seconds,
+//!   subscriptions, payments and refunds in `-06:00` with milliseconds, endpoints in UTC
+//!   microseconds, events in UTC milliseconds). Checkouts also have `live_mode` (false unless the
+//!   public key is `pk_live_…`), which the reference describes but its examples omit. Key
+//!   order is not kept (JSON objects are unordered).
+//! - Lists: `page` (from 1) and `items` (default 10, at most 100), bare arrays, newest first,
+//!   with `Total-Count`, `Page-Items` and `Link` (`rel="next"`, `rel="prev"`) headers.
+//!   `GET /api/webhook_endpoints` is not paginated.
+//!
+//! The payer acts on the checkout page (`checkout_url`, also at `/pay/recurrente/{id}`) or
+//! through `POST /__sim/recurrente/checkouts/{id}/pay` (see [`RecurrenteOutcome`]):
+//!
+//! - Card success: a recurring checkout becomes `paid`, its `payment.paymentable` the new
+//!   subscription (`Subscription`, `su_…`) with a saved card (`pay_m_…`, 4242, visa), and sends
+//!   `payment_intent.succeeded` then `subscription.create`; a one-time checkout's paymentable is a
+//!   `OneTimePayment` (`on_…`), with `payment_intent.succeeded` only. With a free trial, the card
+//!   is saved, `setup_intent.succeeded` (with the reference's `suscription` key) and
+//!   `subscription.create` are sent, the subscription is `active` in its trial and its first
+//!   charge is at the trial's end.
+//! - Card declined: `payment_intent.failed`; the checkout stays `unpaid` (the payer may pay
+//!   again). A recurring checkout's attempt leaves a subscription `unable_to_start` (the
+//!   reference's status "the first payment failed"); in a trial, `setup_intent.cancelled`.
+//! - Bank transfer: the checkout is `payment_in_progress`, `bank_transfer_intent.pending` (id
+//!   `ba_…`); `POST /__sim/recurrente/bank_transfers/{ba_ or pa_}/settle` `{"succeeded": …}`
+//!   sends `bank_transfer_intent.succeeded` (and starts the subscription as above) or
+//!   `bank_transfer_intent.failed` (the checkout is `unpaid` again). A free trial cannot start
+//!   with a transfer.
+//! - Each period renews with `payment_intent.succeeded` (the subscription as paymentable, a new
+//!   `pa_…`). After `POST /__sim/recurrente/subscriptions/{id}/fail_next_charge` (`{"count": N}`)
+//!   the next renewal fails: `payment_intent.failed` and `subscription.past_due`; it is retried 3
+//!   and 5 days after its due time (`payment_intent.succeeded` and `active` again on success);
+//!   when both retries fail, `payment_intent.failed` and `subscription.cancel`, status
+//!   `cancelled`. With `periods_before_automatic_cancellation = N`, `subscription.cancel` at the
+//!   end of the N-th period. The merchant's `DELETE` cancels with `subscription.cancel`.
+//!   Pausing and resuming (`…/pause`, `…/resume`, no API endpoint exists) send
+//!   `subscription.paused` and `subscription.unpause`.
+//!
+//! Every event goes to every enabled endpoint created with `POST /api/webhook_endpoints` (each
+//! signed with its own `signingSecret`, `whsec_` + base64 of 24 random bytes) and to
+//! [`SimConfig::recurrente_webhook_url`] (signed with
+//! [`SimConfig::recurrente_webhook_secret`], by default [`DEFAULT_RECURRENTE_WEBHOOK_SECRET`] or
+//! `RECURRENTE_WEBHOOK_SECRET`), with Svix headers made by
+//! [`paycycle_recurrente::webhook::signed_headers`]: one `svix-id` (`msg_…`) per event, the same
+//! at every endpoint and on every retry; `svix-timestamp` the **real** time of each attempt,
+//! signed again for each retry, because receivers check it against their own clock within 5
+//! minutes (the payload's `created_at` is the virtual time). Payloads have the reference's
+//! fields, plus `checkout` (with its `metadata`) on `subscription.*` and `setup_intent.*` events
+//! so that apps can correlate, and `connected: true` with `account_id` for a checkout of a
+//! `custom_account_id`.
+//!
+//! **Inferred, where the reference is silent:** the retry schedule (the webhook section says 3
+//! and 5 days later, cancelled after both fail; the subscription section says "3 retries in the
+//! next 5 days": the simulator follows the former, as provider-facts does); `subscription.cancel`
+//! on the merchant's `DELETE` and at the automatic end (the reference describes it only after
+//! failed retries); `subscription.create` at a trial's start; `unable_to_start` subscriptions
+//! from declined first payments; a second `DELETE` is 422 `{"error":"La suscripción ya está
+//! cancelada"}`; a user is unique by e-mail (`POST /api/users` again answers the same user);
+//! checkout items given by their details become products readable by id but not listed; an
+//! item with a `product_id` uses the product's first price; a checkout holds one recurring item
+//! and nothing else, in one currency; unknown `user_id`s are refused; the fee is 4.5 % (the
+//! reference's `payment_intent.succeeded` example), `vat_withheld` 0, and a refund gives the
+//! customer everything and takes the amount less the fee from the account; transfers check no
+//! balance; renewals of a subscription started by bank transfer are ordinary payment intents;
+//! fractional `percent_off` comes back as a decimal string. Test-mode keys do send webhooks here
+//! (the reference says test checkouts do not; the simulator exists to test them).
+//!
 //! # Control API, payer pages
-//! `GET /pay/cryptomus/{uuid}` is a small HTML page with Accept and Decline buttons. The
-//! `/__sim/...` JSON routes act as the payer and move the clock: see the `control` module table
+//! `GET /pay/cryptomus/{uuid}` is a small HTML page with Accept and Decline buttons;
+//! `GET /checkout-session/{id}` (= `/pay/recurrente/{id}`) one with Recurrente's card, declined
+//! card and bank transfer buttons, and the bank's for a pending transfer. The `/__sim/...` JSON
+//! routes act as the payer and move the clock: see the `control` module table
 //! (`POST /__sim/cryptomus/recurrences/{uuid}/accept`, `…/cancel-by-user`,
-//! `POST /__sim/clock/advance` with `{"days": N}` or `{"seconds": N}`, `GET /__sim/clock`,
-//! `GET /__sim/webhooks`). The [`Simulator`] handle has in-process equivalents.
+//! `POST /__sim/recurrente/checkouts/{id}/pay`, `POST /__sim/recurrente/bank_transfers/{id}/settle`,
+//! `POST /__sim/recurrente/subscriptions/{id}/fail_next_charge`, `…/pause`, `…/resume`,
+//! `POST /__sim/recurrente/payment_methods/{id}/fail_next_charge`,
+//! `POST /__sim/recurrente/webhook_endpoints/{id}/disable`, `…/enable`,
+//! `POST /__sim/clock/advance` with `{"days": N}` or `{"seconds": N}` (renewals of both
+//! providers), `GET /__sim/clock`, `GET /__sim/webhooks`). The [`Simulator`] handle has
+//! in-process equivalents.
 //!
 //! # The engine
 //! [`Engine`] is the provider-neutral lifecycle (pending → active → renewals; past due and
@@ -106,6 +249,7 @@ mod cryptomus;
 mod delivery;
 pub mod engine;
 mod pages;
+mod recurrente;
 mod server;
 
 use std::net::SocketAddr;
@@ -115,7 +259,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 pub use clock::{ClockError, VirtualClock};
 pub use delivery::{Attempt, DeliveryOutcome, DeliveryPolicy, DeliveryRecord};
 pub use engine::{Engine, EngineError, Transition, TransitionKind};
-pub use server::{Advanced, DEFAULT_CRYPTOMUS_MERCHANT_ID, DEFAULT_CRYPTOMUS_PAYMENT_KEY, SimConfig, Simulator};
+pub use recurrente::{Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
+pub use server::{
+    Advanced, DEFAULT_CRYPTOMUS_MERCHANT_ID, DEFAULT_CRYPTOMUS_PAYMENT_KEY, DEFAULT_RECURRENTE_ACCOUNT_NAME,
+    DEFAULT_RECURRENTE_PUBLIC_KEY, DEFAULT_RECURRENTE_SECRET_KEY, DEFAULT_RECURRENTE_WEBHOOK_SECRET, SimConfig,
+    Simulator,
+};
 
 /// What went wrong in the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -147,9 +296,32 @@ pub enum SimError {
     /// The engine refused the operation.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The object is not in a state that allows the operation (a paid checkout paid again).
+    #[error("{reason}")]
+    Refused {
+        /// Why, for people.
+        reason: String,
+    },
+    /// A setting cannot be used.
+    #[error("invalid simulator setting `{field}`: {reason}")]
+    InvalidConfig {
+        /// The [`SimConfig`] field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// The clock refused to move.
     #[error(transparent)]
     Clock(#[from] ClockError),
+}
+
+/// Compares two byte strings in time independent of where they differ (a different length
+/// returns at once: lengths are not secret).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// RFC 3339 in UTC with whole seconds (`2026-01-01T00:00:00Z`).

@@ -1,7 +1,11 @@
-//! Payer pages: what the payer sees at a recurrence's `url`, with Accept and Decline buttons.
+//! Payer pages: what the payer sees at a Cryptomus recurrence's `url` (Accept and Decline
+//! buttons) and at a Recurrente checkout's `checkout_url` (`/checkout-session/{id}`, also served
+//! at `/pay/recurrente/{id}`: pay by card, have the card declined, pay by bank transfer, and for
+//! a pending transfer let the bank confirm or reject it).
 //!
-//! Self-contained HTML (no scripts, no external assets). The buttons are plain forms posting to
-//! the control API with `?redirect=page`, which answers `303 See Other` back here.
+//! Self-contained HTML (no scripts, no external assets), every value escaped. The buttons are
+//! plain forms posting to the control API with `?redirect=page`, which answers `303 See Other`
+//! back here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,10 +18,14 @@ use axum::routing::get;
 
 use crate::cryptomus::{self, Recurrence};
 use crate::engine::State as SubState;
+use crate::recurrente;
 use crate::server::Shared;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new().route("/pay/cryptomus/{uuid}", get(cryptomus_page))
+    Router::new()
+        .route("/pay/cryptomus/{uuid}", get(cryptomus_page))
+        .route("/pay/recurrente/{id}", get(recurrente_page))
+        .route("/checkout-session/{id}", get(recurrente_page))
 }
 
 /// The path of a Cryptomus recurrence's payer page.
@@ -145,6 +153,129 @@ async fn cryptomus_page(State(s): State<Arc<Shared>>, Path(uuid): Path<String>, 
         StatusCode::OK,
         page(&format!("{} · Cryptomus (simulated)", escape(&sub.name)), &c),
     )
+}
+
+fn notice(query: Option<&str>) -> Option<String> {
+    query.and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "notice")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+fn button(action: &str, outcome: Option<(&str, &str)>, class: &str, label: &str) -> String {
+    let hidden = outcome
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<form method=\"post\" action=\"{}\">{hidden}<button class=\"{class}\" type=\"submit\">{}</button></form>",
+        escape(action),
+        escape(label)
+    )
+}
+
+async fn recurrente_page(State(s): State<Arc<Shared>>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
+    let Some(view) = recurrente::page_view(&s, &id) else {
+        let body = page(
+            "Not found",
+            &format!(
+                "<h1>Checkout not found</h1><p>No checkout <code>{}</code>.</p>",
+                escape(&id)
+            ),
+        );
+        return html(StatusCode::NOT_FOUND, body);
+    };
+    let mut c = String::new();
+    c.push_str(&format!("<h1>{}</h1>", escape(&view.title)));
+    if let Some(n) = notice(q.as_deref()) {
+        c.push_str(&format!("<p class=\"notice\" role=\"alert\">{}</p>", escape(&n)));
+    }
+    c.push_str("<dl>");
+    let mut row = |k: &str, v: &str| c.push_str(&format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(v)));
+    for line in &view.lines {
+        row("Item", line);
+    }
+    row("Total", &view.total);
+    if let Some(r) = &view.recurring {
+        row("Billed", r);
+    }
+    row("Status", view.status);
+    if let Some((su, status)) = &view.subscription {
+        row("Subscription", &format!("{su} ({status})"));
+    }
+    c.push_str("</dl>");
+    let pay = format!("/__sim/recurrente/checkouts/{}/pay?redirect=page", url_segment(&id));
+    match view.status {
+        "unpaid" => {
+            c.push_str("<div class=\"buttons\">");
+            if view.card_enabled {
+                let label = if view.trial {
+                    "Start free trial with card 4242"
+                } else {
+                    "Pay with card 4242"
+                };
+                c.push_str(&button(&pay, Some(("outcome", "card_success")), "accept", label));
+                c.push_str(&button(
+                    &pay,
+                    Some(("outcome", "card_declined")),
+                    "decline",
+                    "Card declined",
+                ));
+            }
+            if view.bank_enabled && !view.trial {
+                c.push_str(&button(
+                    &pay,
+                    Some(("outcome", "bank_transfer_pending")),
+                    "decline",
+                    "Pay by bank transfer",
+                ));
+            }
+            c.push_str("</div>");
+        }
+        "payment_in_progress" => {
+            c.push_str("<p>A bank transfer is pending. As the bank:</p><div class=\"buttons\">");
+            if let Some(ba) = &view.bank_transfer_intent {
+                let settle = format!(
+                    "/__sim/recurrente/bank_transfers/{}/settle?redirect=page",
+                    url_segment(ba)
+                );
+                c.push_str(&button(
+                    &settle,
+                    Some(("succeeded", "true")),
+                    "accept",
+                    "Funds received",
+                ));
+                c.push_str(&button(
+                    &settle,
+                    Some(("succeeded", "false")),
+                    "decline",
+                    "Transfer failed",
+                ));
+            }
+            c.push_str("</div>");
+        }
+        "paid" => {
+            c.push_str("<p>Paid. Thank you!</p>");
+            if let Some(u) = &view.success_url {
+                c.push_str(&format!("<p><a href=\"{}\">Continue</a></p>", escape(u)));
+            }
+        }
+        _ => c.push_str("<p>This checkout has expired.</p>"),
+    }
+    html(
+        StatusCode::OK,
+        page(&format!("{} · Recurrente (simulated)", escape(&view.title)), &c),
+    )
+}
+
+fn url_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[cfg(test)]

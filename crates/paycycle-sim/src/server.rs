@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::clock::VirtualClock;
 use crate::delivery::{Delivery, DeliveryPolicy, DeliveryRecord};
 use crate::engine::{Engine, IdGen, Transition};
+use crate::recurrente::{self, Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
 use crate::{SimError, control, cryptomus, pages};
 
 /// The Cryptomus merchant id used when `CRYPTOMUS_MERCHANT_ID` is not set.
@@ -19,6 +20,20 @@ pub const DEFAULT_CRYPTOMUS_MERCHANT_ID: &str = "5c0ffee0-0000-4000-8000-0000000
 
 /// The Cryptomus payment key used when `CRYPTOMUS_PAYMENT_KEY` is not set.
 pub const DEFAULT_CRYPTOMUS_PAYMENT_KEY: &str = "paycycle-sim-cryptomus-payment-key-not-a-secret";
+
+/// The Recurrente public key (`X-PUBLIC-KEY`) used when `RECURRENTE_PUBLIC_KEY` is not set.
+pub const DEFAULT_RECURRENTE_PUBLIC_KEY: &str = "pk_test_paycycle_sim";
+
+/// The Recurrente secret key (`X-SECRET-KEY`) used when `RECURRENTE_SECRET_KEY` is not set.
+pub const DEFAULT_RECURRENTE_SECRET_KEY: &str = "sk_test_paycycle_sim";
+
+/// The secret that signs Recurrente webhooks sent to [`SimConfig::recurrente_webhook_url`] when
+/// `RECURRENTE_WEBHOOK_SECRET` is not set: `whsec_` + base64 of the 24 bytes
+/// `paycycle-sim-not-secret!`.
+pub const DEFAULT_RECURRENTE_WEBHOOK_SECRET: &str = "whsec_cGF5Y3ljbGUtc2ltLW5vdC1zZWNyZXQh";
+
+/// The account name `GET /api/test` greets (`{"message":"Hello paycycle-sim"}`).
+pub const DEFAULT_RECURRENTE_ACCOUNT_NAME: &str = "paycycle-sim";
 
 /// How to run a [`Simulator`].
 #[derive(Clone)]
@@ -32,6 +47,17 @@ pub struct SimConfig {
     pub cryptomus_merchant_id: String,
     /// The Cryptomus payment key requests and webhooks are signed with.
     pub cryptomus_payment_key: String,
+    /// The Recurrente `X-PUBLIC-KEY` every `/api/...` request must carry.
+    pub recurrente_public_key: String,
+    /// The Recurrente `X-SECRET-KEY` every `/api/...` request must carry.
+    pub recurrente_secret_key: String,
+    /// A URL that receives every Recurrente event (as the endpoint configured in Recurrente's
+    /// dashboard would), besides the endpoints created with `POST /api/webhook_endpoints`.
+    pub recurrente_webhook_url: Option<String>,
+    /// The `whsec_…` secret the events sent to `recurrente_webhook_url` are signed with.
+    pub recurrente_webhook_secret: String,
+    /// The account name `GET /api/test` answers with.
+    pub recurrente_account_name: String,
     /// Webhook retries.
     pub delivery: DeliveryPolicy,
     /// Sequential uuid-shaped ids (`00000000-0000-4000-8000-000000000001`…) for reproducible output.
@@ -45,6 +71,11 @@ impl Default for SimConfig {
             start: None,
             cryptomus_merchant_id: DEFAULT_CRYPTOMUS_MERCHANT_ID.to_owned(),
             cryptomus_payment_key: DEFAULT_CRYPTOMUS_PAYMENT_KEY.to_owned(),
+            recurrente_public_key: DEFAULT_RECURRENTE_PUBLIC_KEY.to_owned(),
+            recurrente_secret_key: DEFAULT_RECURRENTE_SECRET_KEY.to_owned(),
+            recurrente_webhook_url: None,
+            recurrente_webhook_secret: DEFAULT_RECURRENTE_WEBHOOK_SECRET.to_owned(),
+            recurrente_account_name: DEFAULT_RECURRENTE_ACCOUNT_NAME.to_owned(),
             delivery: DeliveryPolicy::default(),
             deterministic_ids: false,
         }
@@ -58,6 +89,11 @@ impl fmt::Debug for SimConfig {
             .field("start", &self.start)
             .field("cryptomus_merchant_id", &self.cryptomus_merchant_id)
             .field("cryptomus_payment_key", &"[redacted]")
+            .field("recurrente_public_key", &self.recurrente_public_key)
+            .field("recurrente_secret_key", &"[redacted]")
+            .field("recurrente_webhook_url", &self.recurrente_webhook_url)
+            .field("recurrente_webhook_secret", &"[redacted]")
+            .field("recurrente_account_name", &self.recurrente_account_name)
             .field("delivery", &self.delivery)
             .field("deterministic_ids", &self.deterministic_ids)
             .finish()
@@ -65,8 +101,10 @@ impl fmt::Debug for SimConfig {
 }
 
 impl SimConfig {
-    /// The defaults, with the Cryptomus credentials from `CRYPTOMUS_MERCHANT_ID` and
-    /// `CRYPTOMUS_PAYMENT_KEY` when they are set and not empty.
+    /// The defaults, with the credentials the provider clients read when they are set and not
+    /// empty: `CRYPTOMUS_MERCHANT_ID`, `CRYPTOMUS_PAYMENT_KEY`, `RECURRENTE_PUBLIC_KEY`,
+    /// `RECURRENTE_SECRET_KEY` and `RECURRENTE_WEBHOOK_SECRET` (the first secret when it lists
+    /// several, comma-separated, as the Recurrente client accepts during a rotation).
     pub fn from_env() -> SimConfig {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let mut c = SimConfig::default();
@@ -75,6 +113,17 @@ impl SimConfig {
         }
         if let Some(k) = var("CRYPTOMUS_PAYMENT_KEY") {
             c.cryptomus_payment_key = k;
+        }
+        if let Some(k) = var("RECURRENTE_PUBLIC_KEY") {
+            c.recurrente_public_key = k;
+        }
+        if let Some(k) = var("RECURRENTE_SECRET_KEY") {
+            c.recurrente_secret_key = k;
+        }
+        if let Some(first) = var("RECURRENTE_WEBHOOK_SECRET")
+            .and_then(|v| v.split(',').map(str::trim).find(|s| !s.is_empty()).map(str::to_owned))
+        {
+            c.recurrente_webhook_secret = first;
         }
         c
     }
@@ -98,6 +147,36 @@ impl SimConfig {
     pub fn cryptomus_credentials(mut self, merchant_id: impl Into<String>, payment_key: impl Into<String>) -> Self {
         self.cryptomus_merchant_id = merchant_id.into();
         self.cryptomus_payment_key = payment_key.into();
+        self
+    }
+
+    /// Sets the Recurrente API keys (`X-PUBLIC-KEY`, `X-SECRET-KEY`).
+    #[must_use]
+    pub fn recurrente_keys(mut self, public_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        self.recurrente_public_key = public_key.into();
+        self.recurrente_secret_key = secret_key.into();
+        self
+    }
+
+    /// Sends every Recurrente event to `url` too (loopback only), signed with
+    /// [`SimConfig::recurrente_webhook_secret`].
+    #[must_use]
+    pub fn recurrente_webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.recurrente_webhook_url = Some(url.into());
+        self
+    }
+
+    /// Sets the `whsec_…` secret of [`SimConfig::recurrente_webhook_url`].
+    #[must_use]
+    pub fn recurrente_webhook_secret(mut self, secret: impl Into<String>) -> Self {
+        self.recurrente_webhook_secret = secret.into();
+        self
+    }
+
+    /// Sets the account name `GET /api/test` greets.
+    #[must_use]
+    pub fn recurrente_account_name(mut self, name: impl Into<String>) -> Self {
+        self.recurrente_account_name = name.into();
         self
     }
 
@@ -134,17 +213,31 @@ pub(crate) struct Shared {
     pub(crate) delivery: Delivery,
     pub(crate) base_url: String,
     pub(crate) config: SimConfig,
+    /// Recurrente's objects beyond the engine's subscriptions.
+    pub(crate) recurrente: recurrente::Store,
+    /// Held across "engine operation + dispatch of its transitions" by the operations that
+    /// need their webhooks rendered in engine order (Recurrente's, the clock's), so two of them
+    /// never interleave their dispatches.
+    serial: Mutex<()>,
 }
 
 impl Shared {
+    /// Takes the lock that serializes engine operations with their dispatch. Not reentrant:
+    /// under it, use [`Shared::sync_held`], never [`Shared::sync`] or [`Shared::advance`].
+    pub(crate) fn serial(&self) -> MutexGuard<'_, ()> {
+        self.serial.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Queues the webhooks of `transitions`, each rendered by the frontend owning its subscription.
     pub(crate) fn dispatch(&self, transitions: &[Transition]) {
         for t in transitions {
             let webhooks = if *t.gateway() == cryptomus::GATEWAY {
                 cryptomus::render(self, t)
+            } else if *t.gateway() == recurrente::GATEWAY {
+                recurrente::apply(self, t)
             } else {
-                // Recurrente: add its renderer here. Subscriptions of other gateways (an
-                // in-memory fake driving the engine) send no webhooks.
+                // Subscriptions of other gateways (an in-memory fake driving the engine) send
+                // no webhooks.
                 Vec::new()
             };
             for w in webhooks {
@@ -161,6 +254,12 @@ impl Shared {
 
     /// Processes what fell due up to the clock's time and queues its webhooks.
     pub(crate) fn sync(&self) -> Vec<Transition> {
+        let _serial = self.serial();
+        self.sync_held()
+    }
+
+    /// [`Shared::sync`] for a caller holding [`Shared::serial`].
+    pub(crate) fn sync_held(&self) -> Vec<Transition> {
         let t = self.engine.catch_up();
         self.dispatch(&t);
         t
@@ -168,6 +267,7 @@ impl Shared {
 
     /// Moves the clock and processes what fell due.
     pub(crate) fn advance(&self, by: chrono::Duration) -> Result<Advanced, SimError> {
+        let _serial = self.serial();
         let now = self.clock.advance(by)?;
         let transitions = self.engine.advance_to(now);
         self.dispatch(&transitions);
@@ -177,11 +277,11 @@ impl Shared {
 
 /// Every route: the providers' APIs, the payer pages and the `/__sim` control API.
 ///
-/// Each provider contributes a `routes()` router over the same [`Shared`] state; Recurrente's
-/// (`/api/...`, `/pay/recurrente/...`, `/__sim/recurrente/...`) merge here the same way.
+/// Each provider contributes a `routes()` router over the same [`Shared`] state.
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(cryptomus::routes())
+        .merge(recurrente::routes())
         .merge(pages::routes())
         .merge(control::routes())
         .with_state(shared)
@@ -213,11 +313,14 @@ impl Simulator {
     /// Binds `config.addr`, starts serving and the delivery worker on the current tokio runtime.
     ///
     /// # Errors
-    /// [`SimError::NotLoopback`] for a non-loopback address, [`SimError::Bind`] when it cannot be bound.
+    /// [`SimError::NotLoopback`] for a non-loopback address, [`SimError::Bind`] when it cannot be
+    /// bound, [`SimError::InvalidConfig`] for a Recurrente webhook secret that is not
+    /// `whsec_<base64>` or a webhook URL that is not a URL.
     pub async fn start(config: SimConfig) -> Result<Simulator, SimError> {
         if !config.addr.ip().is_loopback() {
             return Err(SimError::NotLoopback { addr: config.addr });
         }
+        recurrente::check_config(&config)?;
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|source| SimError::Bind {
@@ -249,6 +352,8 @@ impl Simulator {
             delivery,
             base_url,
             config,
+            recurrente: recurrente::Store::default(),
+            serial: Mutex::new(()),
         });
         let app = router(shared.clone());
         let mut stop = shutdown_rx;
@@ -287,6 +392,23 @@ impl Simulator {
     /// The Cryptomus payment key (signs requests and webhooks).
     pub fn cryptomus_payment_key(&self) -> &str {
         &self.shared.config.cryptomus_payment_key
+    }
+
+    /// The Recurrente `X-PUBLIC-KEY` requests must carry.
+    pub fn recurrente_public_key(&self) -> &str {
+        &self.shared.config.recurrente_public_key
+    }
+
+    /// The Recurrente `X-SECRET-KEY` requests must carry.
+    pub fn recurrente_secret_key(&self) -> &str {
+        &self.shared.config.recurrente_secret_key
+    }
+
+    /// The `whsec_…` secret of the webhooks sent to [`SimConfig::recurrente_webhook_url`]
+    /// (endpoints created with `POST /api/webhook_endpoints` have their own, in the answer's
+    /// `signingSecret`).
+    pub fn recurrente_webhook_secret(&self) -> &str {
+        &self.shared.config.recurrente_webhook_secret
     }
 
     /// The virtual clock (share it with webhook verifiers that check times).
@@ -339,12 +461,62 @@ impl Simulator {
     /// For Cryptomus, what happens after a failed recurring charge is not public: the simulator
     /// sends a payment webhook with status `fail` and cancels the recurrence (no retries; its
     /// status becomes `cancel_by_merchant`, or `cancel_by_user` when the first charge failed).
+    /// For Recurrente, see [`Simulator::recurrente_fail_next_charge`] (which only accepts
+    /// subscriptions the API shows).
     ///
     /// # Errors
     /// [`SimError::Engine`] for an unknown or ended subscription.
     pub fn fail_next_charges(&self, id: &str, n: u32) -> Result<(), SimError> {
         self.shared.run(self.shared.engine.fail_next_charges(id, n))?;
         Ok(())
+    }
+
+    /// The payer acts on a Recurrente checkout, as the payer page's buttons do: pays by card
+    /// (`CardSuccess`), has the card declined (`CardDeclined`; the checkout stays `unpaid`) or
+    /// starts a bank transfer (`BankTransferPending`; settle it with
+    /// [`Simulator::recurrente_settle_bank_transfer`]). Returns what was created and the
+    /// transitions; the webhooks are queued.
+    ///
+    /// # Errors
+    /// [`SimError::NotFound`] for an unknown checkout; [`SimError::Refused`] when the checkout
+    /// is paid, expired or has a transfer pending, when the product disallows the payment
+    /// method, or for a bank transfer that would start a free trial.
+    pub fn recurrente_pay(&self, checkout_id: &str, outcome: RecurrenteOutcome) -> Result<RecurrenteAttempt, SimError> {
+        recurrente::pay(&self.shared, checkout_id, outcome, &recurrente::Payer::default())
+    }
+
+    /// The bank confirms (`succeeded`) or rejects a pending Recurrente bank transfer, named by
+    /// its `ba_…` (bank transfer intent) or `pa_…` (payment) id.
+    ///
+    /// # Errors
+    /// [`SimError::NotFound`] for an unknown id, [`SimError::Refused`] when it is not a pending
+    /// bank transfer.
+    pub fn recurrente_settle_bank_transfer(
+        &self,
+        payment_id: &str,
+        succeeded: bool,
+    ) -> Result<RecurrenteAttempt, SimError> {
+        recurrente::settle(&self.shared, payment_id, succeeded)
+    }
+
+    /// Makes the next `count` charges of a Recurrente subscription fail: the next renewal goes
+    /// `past_due` and is retried 3 and 5 days after its due time; when every attempt failed the
+    /// subscription is `cancelled`.
+    ///
+    /// # Errors
+    /// [`SimError::NotFound`] for an unknown subscription, [`SimError::Engine`] for an ended one.
+    pub fn recurrente_fail_next_charge(&self, subscription_id: &str, count: u32) -> Result<(), SimError> {
+        recurrente::fail_next_charge(&self.shared, subscription_id, count).map(|_| ())
+    }
+
+    /// A Recurrente checkout as `GET /api/checkouts/{id}` answers it.
+    pub fn recurrente_checkout(&self, id: &str) -> Option<serde_json::Value> {
+        recurrente::checkout_value(&self.shared, id)
+    }
+
+    /// A Recurrente subscription as `GET /api/subscriptions/{id}` answers it.
+    pub fn recurrente_subscription(&self, id: &str) -> Option<serde_json::Value> {
+        recurrente::subscription_value(&self.shared, id)
     }
 
     /// Waits until every queued webhook was delivered, refused or given up.

@@ -14,6 +14,8 @@ use paycycle_cryptomus::sign::request_sign;
 use paycycle_sim::{DeliveryPolicy, SimConfig, Simulator};
 use serde_json::Value;
 
+pub mod recurrente;
+
 pub const START: &str = "2026-01-10T09:00:00Z";
 
 pub fn config() -> SimConfig {

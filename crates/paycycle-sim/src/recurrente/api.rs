@@ -1,0 +1,961 @@
+//! The `/api/...` routes, authenticated by both key headers.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, patch, post};
+use paycycle_core::CancelledBy;
+use serde_json::{Map, Value, json};
+
+use super::GATEWAY;
+use super::flow::{self, DECLINE_REASON};
+use super::input::{Obj, Reject, body_map, query_map};
+use super::json::{self, Ctx};
+use super::parse::{self, NewIds};
+use super::store::{
+    Checkout, CheckoutStatus, Coupon, Endpoint, Line, MethodKind, PayMethod, PayStatus, Payment, Paymentable, Product,
+    Refund, State as Store, Transfer, User,
+};
+use crate::engine::EngineError;
+use crate::server::Shared;
+use crate::{SimError, constant_time_eq};
+
+/// Items per page when `items` is not given.
+pub(crate) const DEFAULT_ITEMS: usize = 10;
+/// The largest page the simulator serves (a larger `items` is cut to it).
+pub(crate) const MAX_ITEMS: usize = 100;
+
+type Shd = State<Arc<Shared>>;
+type Answer = Result<Response, Reject>;
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    // Collection routes answer with and without the trailing slash the reference's URLs show.
+    let both = |r: Router<Arc<Shared>>, path: &str, method: axum::routing::MethodRouter<Arc<Shared>>| {
+        r.route(path, method.clone()).route(&format!("{path}/"), method)
+    };
+    let mut r = Router::new();
+    r = both(r, "/api/test", get(test));
+    r = both(r, "/api/checkouts", post(create_checkout).get(list_checkouts));
+    r = both(r, "/api/products", post(create_product).get(list_products));
+    r = both(r, "/api/coupons", post(create_coupon).get(list_coupons));
+    r = both(r, "/api/subscriptions", get(list_subscriptions));
+    r = both(r, "/api/users", post(create_user));
+    r = both(r, "/api/transfers", post(create_transfer));
+    r = both(r, "/api/refunds", post(create_refund));
+    r = both(r, "/api/webhook_endpoints", post(create_endpoint).get(list_endpoints));
+    r = both(r, "/api/one_time_payments", post(create_one_time_payment));
+    r.route("/api/checkouts/{id}", get(get_checkout).patch(update_checkout))
+        .route("/api/payment_intents/{id}", patch(update_payment_intent))
+        .route("/api/invoices/{id}", patch(update_payment_intent))
+        .route(
+            "/api/products/{id}",
+            get(get_product).patch(update_product).delete(delete_product),
+        )
+        .route(
+            "/api/coupons/{id}",
+            get(get_coupon).patch(update_coupon).delete(delete_coupon),
+        )
+        .route(
+            "/api/subscriptions/{id}",
+            get(get_subscription).delete(cancel_subscription),
+        )
+        .route("/api/refunds/{id}", get(get_refund))
+        .route("/api/webhook_endpoints/{id}", axum::routing::delete(delete_endpoint))
+        .route("/api/{*rest}", any(unknown))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing
+
+/// Both key headers must match the simulator's, compared in constant time (and both compared
+/// whatever the first gives).
+fn authenticate(s: &Shared, headers: &HeaderMap) -> Result<(), Reject> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let public_ok = constant_time_eq(
+        header("x-public-key").as_bytes(),
+        s.config.recurrente_public_key.as_bytes(),
+    );
+    let secret_ok = constant_time_eq(
+        header("x-secret-key").as_bytes(),
+        s.config.recurrente_secret_key.as_bytes(),
+    );
+    if public_ok & secret_ok {
+        Ok(())
+    } else {
+        Err(Reject::unauthorized())
+    }
+}
+
+/// Authenticates, brings the engine up to the clock, runs `f`.
+fn handle(s: &Shared, headers: &HeaderMap, f: impl FnOnce(&Shared) -> Answer) -> Response {
+    if let Err(r) = authenticate(s, headers) {
+        return r.into_response();
+    }
+    s.sync();
+    match f(s) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn answer(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn ok(body: Value) -> Answer {
+    Ok(answer(StatusCode::OK, body))
+}
+
+fn created(body: Value) -> Answer {
+    Ok(answer(StatusCode::CREATED, body))
+}
+
+/// The body's `key` object (`{"product": {...}}`), required.
+fn wrapped<'a>(input: &'a Map<String, Value>, key: &str) -> Result<&'a Map<String, Value>, Reject> {
+    match input.get(key) {
+        Some(Value::Object(m)) => Ok(m),
+        None | Some(Value::Null) => Err(Reject::invalid(key, "is required")),
+        Some(_) => Err(Reject::invalid(key, "must be an object")),
+    }
+}
+
+/// `page` (from 1) and `items` (default 10, at most 100); unreadable values fall back to them.
+#[derive(Debug, Clone, Copy)]
+struct Paging {
+    page: usize,
+    items: usize,
+}
+
+impl Paging {
+    fn from(q: &Map<String, Value>) -> Paging {
+        let read = |k: &str| {
+            q.get(k)
+                .and_then(Value::as_str)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        };
+        Paging {
+            page: read("page").filter(|p| *p >= 1).unwrap_or(1),
+            items: read("items")
+                .filter(|n| *n >= 1)
+                .unwrap_or(DEFAULT_ITEMS)
+                .min(MAX_ITEMS),
+        }
+    }
+}
+
+/// One page of `all` (newest first) as a bare array, with `Total-Count`, `Page-Items` and a
+/// `Link` to the next and previous pages.
+fn page(s: &Shared, path: &str, q: &Map<String, Value>, all: Vec<Value>) -> Answer {
+    let p = Paging::from(q);
+    let total = all.len();
+    let skip = p.page.saturating_sub(1).saturating_mul(p.items);
+    let items: Vec<Value> = all.into_iter().skip(skip).take(p.items).collect();
+    let link_to = |n: usize| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in q {
+            if k != "page" && k != "items" {
+                if let Some(v) = v.as_str() {
+                    query.append_pair(k, v);
+                }
+            }
+        }
+        query.append_pair("page", &n.to_string());
+        query.append_pair("items", &p.items.to_string());
+        format!("<{}{path}?{}>", s.base_url, query.finish())
+    };
+    let mut links = Vec::new();
+    if skip.saturating_add(p.items) < total {
+        links.push(format!("{}; rel=\"next\"", link_to(p.page.saturating_add(1))));
+    }
+    if p.page > 1 {
+        links.push(format!("{}; rel=\"prev\"", link_to(p.page - 1)));
+    }
+    let mut response = answer(StatusCode::OK, Value::Array(items));
+    let h = response.headers_mut();
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    };
+    set("total-count", total.to_string());
+    set("page-items", p.items.to_string());
+    if !links.is_empty() {
+        set("link", links.join(", "));
+    }
+    Ok(response)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test, users, transfers
+
+async fn test(State(s): Shd, headers: HeaderMap) -> Response {
+    handle(&s, &headers, |s| {
+        ok(json!({ "message": format!("Hello {}", s.config.recurrente_account_name) }))
+    })
+}
+
+fn looks_like_email(e: &str) -> bool {
+    match e.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !e.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+async fn create_user(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let o = Obj::new(&input, "");
+        let email = o.required_string("email")?.trim().to_owned();
+        if !looks_like_email(&email) {
+            return Err(Reject::invalid("email", "must be an e-mail address"));
+        }
+        let full_name = o.string("full_name")?;
+        let mut st = s.recurrente.lock();
+        // One user per e-mail address: creating it again answers the same user.
+        if let Some(u) = st.user_by_email(&email) {
+            return ok(json::user(u));
+        }
+        let user = User {
+            id: flow::new_id(s, "us_", 8),
+            email,
+            full_name,
+        };
+        let body = json::user(&user);
+        st.users.insert(user);
+        ok(body)
+    })
+}
+
+async fn create_transfer(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let o = Obj::new(&input, "");
+        o.required_currency("currency")?;
+        o.required_cents("amount_in_cents")?;
+        o.required_string("recipient_id")?;
+        let id = flow::new_id(s, "tr_", 8);
+        s.recurrente.lock().transfers.insert(Transfer { id: id.clone() });
+        ok(json!({ "id": id, "status": "completed" }))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkouts
+
+/// Commits the unlisted products made for custom items.
+fn commit_products(st: &mut Store, products: Vec<Product>) {
+    for p in products {
+        st.products.insert(p);
+    }
+}
+
+/// Parses `items` into lines (and the products custom items need).
+fn lines(s: &Shared, st: &Store, o: &Obj<'_>, name_required: bool) -> Result<(Vec<Line>, Vec<Product>), Reject> {
+    let items = parse::objects(o, "items")?.ok_or_else(|| Reject::invalid("items", "is required"))?;
+    if items.is_empty() {
+        return Err(Reject::invalid("items", "must hold at least one item"));
+    }
+    let mut lines = Vec::with_capacity(items.len());
+    let mut products = Vec::new();
+    for (prefix, m) in &items {
+        let item = Obj::new(m, prefix);
+        let ids = || NewIds {
+            product: flow::new_id(s, "prod_", 8),
+            price: flow::new_id(s, "price_", 8),
+        };
+        let (line, product) = parse::item(st, &item, ids, name_required)?;
+        lines.push(line);
+        products.extend(product);
+    }
+    Ok((lines, products))
+}
+
+async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let o = Obj::new(&input, "");
+        let mut st = s.recurrente.lock();
+        let (lines, products) = lines(s, &st, &o, false)?;
+        let (currency, total) = parse::total(&lines, "items")?;
+        if lines.iter().any(|l| l.recurring.is_some()) && lines.len() > 1 {
+            return Err(Reject::invalid(
+                "items",
+                "can hold one recurring item and nothing else (a checkout starts one subscription)",
+            ));
+        }
+        let success_url = o.url("success_url")?;
+        let cancel_url = o.url("cancel_url")?;
+        let user_id = o.string("user_id")?;
+        if let Some(u) = &user_id {
+            if st.users.get(u).is_none() {
+                return Err(Reject::invalid("user_id", format!("`{u}` is not an existing user")));
+            }
+        }
+        let metadata = o.metadata("metadata")?.unwrap_or_default();
+        let expires_at = o.time("expires_at")?;
+        let custom_account_id = o.string("custom_account_id")?;
+        let mut transfer_setups = Vec::new();
+        for (prefix, m) in parse::objects(&o, "transfer_setups")?.unwrap_or_default() {
+            let t = Obj::new(m, &prefix);
+            transfer_setups.push((t.required_cents("amount_in_cents")?, t.string("recipient_id")?));
+        }
+        let transferred = transfer_setups
+            .iter()
+            .try_fold(0i64, |acc, (c, _)| acc.checked_add(*c))
+            .unwrap_or(i64::MAX);
+        if transferred > total {
+            return Err(Reject::invalid(
+                "transfer_setups",
+                format!("send {transferred} cents, more than the checkout's total of {total}"),
+            ));
+        }
+        let (card, bank) = lines.iter().fold((true, true), |(c, b), l| {
+            let p = products
+                .iter()
+                .find(|p| p.id == l.product_id)
+                .or_else(|| st.products.get(&l.product_id));
+            match p {
+                Some(p) => (c && p.card_payments_enabled, b && p.bank_transfer_payments_enabled),
+                None => (c, b),
+            }
+        });
+        let id = flow::new_id(s, "ch_", 16);
+        commit_products(&mut st, products);
+        st.checkouts.insert(Checkout {
+            id: id.clone(),
+            created_at: s.clock.now(),
+            lines,
+            currency,
+            total_cents: total,
+            success_url,
+            cancel_url,
+            user_id,
+            metadata,
+            expires_at,
+            custom_account_id,
+            transfer_setups,
+            status: CheckoutStatus::Unpaid,
+            payment_id: None,
+            payment_method_id: None,
+            latest_intent: None,
+            card_payments_enabled: card,
+            bank_transfer_payments_enabled: bank,
+        });
+        created(json!({
+            "id": id,
+            "checkout_url": format!("{}/checkout-session/{id}", s.base_url),
+        }))
+    })
+}
+
+async fn get_checkout(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        let st = s.recurrente.lock();
+        let co = st.checkouts.get(&id).ok_or_else(Reject::not_found)?;
+        ok(json::checkout(&st, co, &Ctx::new(s)))
+    })
+}
+
+async fn update_checkout(State(s): Shd, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let o = Obj::new(&input, "");
+        let mut st = s.recurrente.lock();
+        let co = st.checkouts.get(&id).ok_or_else(Reject::not_found)?;
+        if co.status == CheckoutStatus::Paid {
+            return Err(Reject::unprocessable(
+                "the checkout is paid: only unpaid checkouts can be updated",
+            ));
+        }
+        // Read everything first: nothing changes unless all of it is valid.
+        let success_url = o.has("success_url").then(|| o.url("success_url")).transpose()?;
+        let cancel_url = o.has("cancel_url").then(|| o.url("cancel_url")).transpose()?;
+        let metadata = o.metadata("metadata")?;
+        let expires_at = o.has("expires_at").then(|| o.time("expires_at")).transpose()?;
+        let Some(co) = st.checkouts.get_mut(&id) else {
+            return Err(Reject::not_found());
+        };
+        if let Some(u) = success_url {
+            co.success_url = u;
+        }
+        if let Some(u) = cancel_url {
+            co.cancel_url = u;
+        }
+        if let Some(m) = metadata {
+            co.metadata = m;
+        }
+        if let Some(t) = expires_at {
+            co.expires_at = t;
+        }
+        let st = &*st;
+        let co = st.checkouts.get(&id).ok_or_else(Reject::not_found)?;
+        ok(json::checkout(st, co, &Ctx::new(s)))
+    })
+}
+
+async fn list_checkouts(State(s): Shd, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    handle(&s, &headers, |s| {
+        let q = query_map(q.as_deref());
+        let o = Obj::new(&q, "");
+        let from = o.time("from_time")?;
+        let until = o.time("until_time")?;
+        let user = o.string("user_id")?;
+        let st = s.recurrente.lock();
+        let cx = Ctx::new(s);
+        let all: Vec<Value> = st
+            .checkouts
+            .newest_first()
+            .filter(|c| from.is_none_or(|f| c.created_at >= f))
+            .filter(|c| until.is_none_or(|u| c.created_at <= u))
+            .filter(|c| user.is_none() || c.user_id == user)
+            .map(|c| json::checkout(&st, c, &cx))
+            .collect();
+        page(s, "/api/checkouts", &q, all)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payment intents
+
+async fn update_payment_intent(State(s): Shd, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let (o, prefix) = match input.get("payment_intent") {
+            Some(Value::Object(m)) => (Obj::new(m, "payment_intent."), true),
+            _ => (Obj::new(&input, ""), false),
+        };
+        let url = o.url("tax_invoice_url")?.ok_or_else(|| {
+            Reject::invalid(
+                if prefix {
+                    "payment_intent.tax_invoice_url"
+                } else {
+                    "payment_intent"
+                },
+                "is required",
+            )
+        })?;
+        let mut st = s.recurrente.lock();
+        let pa = st
+            .payment_by_any_id(&id)
+            .map(|p| p.id.clone())
+            .ok_or_else(Reject::not_found)?;
+        if let Some(p) = st.payments.get_mut(&pa) {
+            p.tax_invoice_url = Some(url);
+        }
+        let st = &*st;
+        let p = st.payments.get(&pa).ok_or_else(Reject::not_found)?;
+        ok(json::payment_intent(st, p, &Ctx::new(s)))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products
+
+/// Applies `prices_attributes` entries: new ones (no `id`), changes (with `id`), removals
+/// (`_destroy`).
+fn apply_prices(s: &Shared, o: &Obj<'_>, p: &mut Product) -> Result<(), Reject> {
+    let Some(entries) = parse::objects(o, "prices_attributes")? else {
+        return Ok(());
+    };
+    for (prefix, m) in entries {
+        let e = Obj::new(m, &prefix);
+        match e.string("id")? {
+            Some(price_id) => {
+                let Some(i) = p.prices.iter().position(|pr| pr.id == price_id) else {
+                    return Err(Reject::invalid(
+                        e.name("id"),
+                        format!("`{price_id}` is not a price of this product"),
+                    ));
+                };
+                if parse::destroy(&e)? {
+                    p.prices.remove(i);
+                } else if let Some(old) = p.prices.get(i) {
+                    let changed = parse::changed_price(&e, old)?;
+                    p.prices[i] = changed;
+                }
+            }
+            None if parse::destroy(&e)? => {}
+            None => p.prices.push(parse::new_price(&e, flow::new_id(s, "price_", 8))?),
+        }
+    }
+    Ok(())
+}
+
+async fn create_product(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let top = Obj::new(&input, "");
+        let o = Obj::new(wrapped(&input, "product")?, "product.");
+        if o.string("name")?.is_none() {
+            return Err(Reject::invalid("product.name", "is required"));
+        }
+        let id = flow::new_id(s, "prod_", 8);
+        let mut p = Product {
+            id: id.clone(),
+            listed: true,
+            deleted: false,
+            name: String::new(),
+            description: None,
+            image_url: None,
+            success_url: None,
+            cancel_url: None,
+            custom_terms_and_conditions: None,
+            phone_requirement: "none",
+            address_requirement: "none",
+            billing_info_requirement: "optional",
+            adjustable_quantity: true,
+            inventory_quantity: None,
+            has_dynamic_pricing: false,
+            card_payments_enabled: true,
+            bank_transfer_payments_enabled: true,
+            available_installments: Vec::new(),
+            prices: Vec::new(),
+            metadata: Map::new(),
+            slug: String::new(),
+        };
+        parse::product_fields(&o, &top, &mut p)?;
+        if o.raw("prices_attributes").is_none() {
+            return Err(Reject::invalid("product.prices_attributes", "is required"));
+        }
+        apply_prices(s, &o, &mut p)?;
+        if p.prices.is_empty() {
+            return Err(Reject::invalid(
+                "product.prices_attributes",
+                "must hold at least one price",
+            ));
+        }
+        parse::check_product(&o, &p)?;
+        let mut st = s.recurrente.lock();
+        let base = json::slug(&p.name);
+        p.slug = if st.products.iter().any(|other| other.slug == base) {
+            format!("{base}-{}", id.trim_start_matches("prod_"))
+        } else {
+            base
+        };
+        let body = json::product(&p, &Ctx::new(s), false);
+        st.products.insert(p);
+        created(body)
+    })
+}
+
+fn visible_product<'a>(st: &'a Store, id: &str) -> Result<&'a Product, Reject> {
+    st.products.get(id).filter(|p| !p.deleted).ok_or_else(Reject::not_found)
+}
+
+async fn get_product(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        let st = s.recurrente.lock();
+        ok(json::product(visible_product(&st, &id)?, &Ctx::new(s), false))
+    })
+}
+
+async fn list_products(State(s): Shd, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    handle(&s, &headers, |s| {
+        let q = query_map(q.as_deref());
+        let st = s.recurrente.lock();
+        let cx = Ctx::new(s);
+        let all = st
+            .products
+            .newest_first()
+            .filter(|p| p.listed && !p.deleted)
+            .map(|p| json::product(p, &cx, false))
+            .collect();
+        page(s, "/api/products", &q, all)
+    })
+}
+
+async fn update_product(State(s): Shd, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let top = Obj::new(&input, "");
+        let o = Obj::new(wrapped(&input, "product")?, "product.");
+        let mut st = s.recurrente.lock();
+        let mut p = visible_product(&st, &id)?.clone();
+        parse::product_fields(&o, &top, &mut p)?;
+        apply_prices(s, &o, &mut p)?;
+        parse::check_product(&o, &p)?;
+        let body = json::product(&p, &Ctx::new(s), false);
+        if let Some(slot) = st.products.get_mut(&id) {
+            *slot = p;
+        }
+        ok(body)
+    })
+}
+
+async fn delete_product(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        let mut st = s.recurrente.lock();
+        visible_product(&st, &id)?;
+        if let Some(p) = st.products.get_mut(&id) {
+            p.deleted = true;
+        }
+        ok(json::deleted(&id))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coupons
+
+async fn create_coupon(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let o = Obj::new(wrapped(&input, "coupon")?, "coupon.");
+        let f = parse::coupon_fields(&o)?;
+        let name = f.name.ok_or_else(|| Reject::invalid("coupon.name", "is required"))?;
+        if f.amount_off_cents.is_none() && f.percent_off.is_none() {
+            return Err(Reject::invalid(
+                "coupon.amount_off_in_cents",
+                "or coupon.percent_off is required",
+            ));
+        }
+        if f.amount_off_cents.is_some() && f.currency.is_none() {
+            return Err(Reject::invalid(
+                "coupon.currency",
+                "is required with amount_off_in_cents (GTQ or USD)",
+            ));
+        }
+        let c = Coupon {
+            id: flow::new_id(s, "coup_", 8),
+            name,
+            amount_off_cents: f.amount_off_cents,
+            percent_off: f.percent_off,
+            currency: f.amount_off_cents.and(f.currency),
+            duration: f.duration.unwrap_or("once"),
+            max_redemptions: f.max_redemptions.map(i64::from),
+            expires_at: f.expires_at,
+            deleted: false,
+        };
+        let body = json::coupon(&c);
+        s.recurrente.lock().coupons.insert(c);
+        created(body)
+    })
+}
+
+fn visible_coupon<'a>(st: &'a Store, id: &str) -> Result<&'a Coupon, Reject> {
+    st.coupons.get(id).filter(|c| !c.deleted).ok_or_else(Reject::not_found)
+}
+
+async fn get_coupon(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        ok(json::coupon(visible_coupon(&s.recurrente.lock(), &id)?))
+    })
+}
+
+async fn list_coupons(State(s): Shd, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    handle(&s, &headers, |s| {
+        let q = query_map(q.as_deref());
+        let st = s.recurrente.lock();
+        let all = st
+            .coupons
+            .newest_first()
+            .filter(|c| !c.deleted)
+            .map(json::coupon)
+            .collect();
+        page(s, "/api/coupons", &q, all)
+    })
+}
+
+async fn update_coupon(State(s): Shd, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let o = Obj::new(wrapped(&input, "coupon")?, "coupon.");
+        let f = parse::coupon_fields(&o)?;
+        let mut st = s.recurrente.lock();
+        let mut c = visible_coupon(&st, &id)?.clone();
+        if let Some(n) = f.name {
+            c.name = n;
+        }
+        if let Some(a) = f.amount_off_cents {
+            c.amount_off_cents = Some(a);
+            c.percent_off = None;
+        }
+        if let Some(p) = f.percent_off {
+            c.percent_off = Some(p);
+            c.amount_off_cents = None;
+            c.currency = None;
+        }
+        if let Some(cur) = f.currency {
+            if c.amount_off_cents.is_some() {
+                c.currency = Some(cur);
+            }
+        }
+        if c.amount_off_cents.is_some() && c.currency.is_none() {
+            return Err(Reject::invalid(
+                "coupon.currency",
+                "is required with amount_off_in_cents (GTQ or USD)",
+            ));
+        }
+        if let Some(d) = f.duration {
+            c.duration = d;
+        }
+        if let Some(m) = f.max_redemptions {
+            c.max_redemptions = Some(i64::from(m));
+        }
+        if let Some(t) = f.expires_at {
+            c.expires_at = Some(t);
+        }
+        let body = json::coupon(&c);
+        if let Some(slot) = st.coupons.get_mut(&id) {
+            *slot = c;
+        }
+        ok(body)
+    })
+}
+
+async fn delete_coupon(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        let mut st = s.recurrente.lock();
+        visible_coupon(&st, &id)?;
+        if let Some(c) = st.coupons.get_mut(&id) {
+            c.deleted = true;
+        }
+        ok(json::deleted(&id))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions
+
+async fn get_subscription(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        flow::subscription_value(s, &id).map_or_else(|| Err(Reject::not_found()), ok)
+    })
+}
+
+async fn list_subscriptions(State(s): Shd, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    handle(&s, &headers, |s| {
+        let q = query_map(q.as_deref());
+        let subs = s.engine.list(&GATEWAY);
+        let st = s.recurrente.lock();
+        let all = subs
+            .iter()
+            .rev()
+            .filter_map(|sub| json::subscription(&st, sub, st.subs.get(&sub.id)?))
+            .collect();
+        page(s, "/api/subscriptions", &q, all)
+    })
+}
+
+async fn cancel_subscription(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        match flow::on_subscription(s, &id, |e| e.cancel(&id, CancelledBy::Merchant)) {
+            Ok(_) => ok(json!({ "message": "Suscripción cancelada" })),
+            Err(SimError::NotFound { .. }) => Err(Reject::not_found()),
+            Err(SimError::Engine(EngineError::AlreadyCancelled { .. })) => {
+                Err(Reject::unprocessable("La suscripción ya está cancelada"))
+            }
+            Err(e) => Err(Reject::unprocessable(format!(
+                "La suscripción no se puede cancelar: {e}"
+            ))),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refunds
+
+async fn create_refund(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let o = Obj::new(&input, "");
+        let pa = o.required_string("payment_intent_id")?;
+        let mut st = s.recurrente.lock();
+        let p = st
+            .payments
+            .get(&pa)
+            .ok_or_else(|| Reject::invalid("payment_intent_id", format!("`{pa}` is not an existing payment")))?;
+        if p.status != PayStatus::Succeeded || p.method == PayMethod::Setup {
+            return Err(Reject::invalid("payment_intent_id", format!("`{pa}` was not paid")));
+        }
+        if p.refund_id.is_some() {
+            return Err(Reject::invalid(
+                "payment_intent_id",
+                format!("`{pa}` is already refunded"),
+            ));
+        }
+        let refund = Refund {
+            id: flow::new_id(s, "re_", 8),
+            user_id: p.user_id.clone(),
+            account_cents: p.amount_cents.saturating_sub(p.fee()),
+            customer_cents: p.amount_cents,
+            currency: p.currency,
+            created_at: s.clock.now(),
+        };
+        if let Some(p) = st.payments.get_mut(&pa) {
+            p.refund_id = Some(refund.id.clone());
+        }
+        let body = json::refund(&st, &refund);
+        st.refunds.insert(refund);
+        ok(body)
+    })
+}
+
+async fn get_refund(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        let st = s.recurrente.lock();
+        let r = st.refunds.get(&id).ok_or_else(Reject::not_found)?;
+        ok(json::refund(&st, r))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook endpoints
+
+async fn create_endpoint(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let o = Obj::new(&input, "");
+        let url = o.url("url")?.ok_or_else(|| Reject::invalid("url", "is required"))?;
+        let description = o.string("description")?;
+        let metadata = o.metadata("metadata")?.unwrap_or_default();
+        let now = s.clock.now();
+        let e = Endpoint {
+            id: flow::new_svix_id(s, "ep_"),
+            url,
+            description,
+            metadata,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+            secret: flow::new_secret(s),
+        };
+        let body = json::endpoint(&e, true);
+        s.recurrente.lock().endpoints.insert(e);
+        ok(body)
+    })
+}
+
+async fn list_endpoints(State(s): Shd, headers: HeaderMap) -> Response {
+    handle(&s, &headers, |s| {
+        let st = s.recurrente.lock();
+        ok(Value::Array(
+            st.endpoints.newest_first().map(|e| json::endpoint(e, false)).collect(),
+        ))
+    })
+}
+
+async fn delete_endpoint(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        let e = s
+            .recurrente
+            .lock()
+            .endpoints
+            .remove(&id)
+            .ok_or_else(Reject::not_found)?;
+        ok(json::endpoint(&e, false))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-time payments with a saved payment method
+
+async fn create_one_time_payment(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let o = Obj::new(&input, "");
+        let pm_id = o.required_string("payment_method_id")?;
+        let mut st = s.recurrente.lock();
+        let pm =
+            st.payment_methods.get(&pm_id).cloned().ok_or_else(|| {
+                Reject::invalid("payment_method_id", format!("`{pm_id}` is not a saved payment method"))
+            })?;
+        if pm.kind != MethodKind::Card {
+            return Err(Reject::invalid(
+                "payment_method_id",
+                "is a bank transfer receiver, which cannot be charged",
+            ));
+        }
+        let (lines, products) = lines(s, &st, &o, false)?;
+        if let Some(i) = lines.iter().position(|l| l.recurring.is_some()) {
+            return Err(Reject::invalid(
+                format!("items[{i}]"),
+                "is recurring: one-time payments charge one-time items only",
+            ));
+        }
+        let (currency, total) = parse::total(&lines, "items")?;
+        commit_products(&mut st, products);
+        let declined = pm.fail_next > 0;
+        if let Some(m) = st.payment_methods.get_mut(&pm_id) {
+            m.fail_next = m.fail_next.saturating_sub(1);
+        }
+        let now = s.clock.now();
+        let on = flow::new_id(s, "on_", 8);
+        let pa = flow::new_id(s, "pa_", 8);
+        let inv = flow::new_id(s, "inv_", 8);
+        st.invoices.insert(inv.clone(), pa.clone());
+        let payment = Payment {
+            id: pa.clone(),
+            invoice_id: inv,
+            created_at: now,
+            method: PayMethod::Card,
+            status: if declined {
+                PayStatus::Failed
+            } else {
+                PayStatus::Succeeded
+            },
+            failure_reason: declined.then(|| DECLINE_REASON.to_owned()),
+            amount_cents: total,
+            currency,
+            checkout_id: None,
+            paymentable: Paymentable::OneTimePayment(on.clone()),
+            user_id: pm.user_id.clone(),
+            product_ids: lines.iter().map(|l| l.product_id.clone()).collect(),
+            tax_invoice_url: None,
+            refund_id: None,
+        };
+        let event = if declined {
+            "payment_intent.failed"
+        } else {
+            "payment_intent.succeeded"
+        };
+        let body = json::payment_event(&st, &Ctx::new(s), event, &payment, now);
+        st.payments.insert(payment);
+        for w in flow::emit(s, &st, event, &body) {
+            s.delivery.enqueue(w);
+        }
+        if declined {
+            return Err(Reject::unprocessable(DECLINE_REASON));
+        }
+        created(json!({ "id": on, "status": "paid" }))
+    })
+}
+
+async fn unknown(State(s): Shd, headers: HeaderMap) -> Response {
+    handle(&s, &headers, |_| Err(Reject::not_found()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_defaults_and_limits() {
+        let q = |s: &str| query_map(Some(s));
+        let p = Paging::from(&q(""));
+        assert_eq!((p.page, p.items), (1, DEFAULT_ITEMS));
+        let p = Paging::from(&q("page=3&items=20"));
+        assert_eq!((p.page, p.items), (3, 20));
+        let p = Paging::from(&q("page=0&items=1000"));
+        assert_eq!((p.page, p.items), (1, MAX_ITEMS));
+        let p = Paging::from(&q("page=x&items=-2"));
+        assert_eq!((p.page, p.items), (1, DEFAULT_ITEMS));
+    }
+
+    #[test]
+    fn emails() {
+        assert!(looks_like_email("me@example.com"));
+        for bad in ["me", "me@", "@x.com", "me@localhost", "a b@x.com", "me@.com"] {
+            assert!(!looks_like_email(bad), "{bad}");
+        }
+    }
+}

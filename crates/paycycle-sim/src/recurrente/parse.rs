@@ -1,0 +1,401 @@
+//! Request objects of the API: checkout items, prices, products, coupons, checked against the
+//! documented limits. Nothing is stored here; the handlers commit what parsed.
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use super::input::{Obj, Reject};
+use super::json::slug;
+use super::store::{Cur, Line, Price, Product, Recurring, State};
+
+/// `required`, `optional`, `none`.
+const REQUIREMENTS: &[&str] = &["required", "optional", "none"];
+
+/// The recurrence fields of an item or price (`billing_interval`…), when it is recurring:
+/// `charge_type: recurring`, or no `charge_type` and a `billing_interval`.
+pub(crate) fn recurring(o: &Obj<'_>, base: Option<&Recurring>) -> Result<Option<Recurring>, Reject> {
+    let charge_type = o.one_of("charge_type", &["one_time", "recurring"])?;
+    let is_recurring = match charge_type {
+        Some(c) => c == "recurring",
+        None => base.is_some() || o.string("billing_interval")?.is_some(),
+    };
+    if !is_recurring {
+        return Ok(None);
+    }
+    let unit = match (o.unit("billing_interval")?, base) {
+        (Some(u), _) => u,
+        (None, Some(b)) => b.unit,
+        (None, None) => {
+            return Err(Reject::invalid(
+                o.name("billing_interval"),
+                "is required for a recurring charge (week, month or year)",
+            ));
+        }
+    };
+    let count = o
+        .count("billing_interval_count", 1)?
+        .or(base.map(|b| b.count))
+        .unwrap_or(1);
+    if unit.times(count).is_none() {
+        return Err(Reject::invalid(o.name("billing_interval_count"), "is out of range"));
+    }
+    let trial_unit = o.unit("free_trial_interval")?;
+    let trial_count = o.count("free_trial_interval_count", 0)?;
+    let trial = match (trial_unit, trial_count) {
+        (None, None) => base.and_then(|b| b.trial),
+        (_, Some(0)) => None,
+        (Some(u), c) => Some((u, c.unwrap_or(1))),
+        (None, Some(c)) => match base.and_then(|b| b.trial) {
+            Some((u, _)) => Some((u, c)),
+            None => {
+                return Err(Reject::invalid(
+                    o.name("free_trial_interval"),
+                    "is required with free_trial_interval_count (week, month or year)",
+                ));
+            }
+        },
+    };
+    if let Some((u, c)) = trial {
+        if u.times(c).is_none() {
+            return Err(Reject::invalid(o.name("free_trial_interval_count"), "is out of range"));
+        }
+    }
+    let end_after = if o.has("periods_before_automatic_cancellation") {
+        o.count("periods_before_automatic_cancellation", 1)?
+    } else {
+        base.and_then(|b| b.end_after)
+    };
+    let allowed_to_cancel_after = if o.has("periods_before_allowed_to_cancel") {
+        o.count("periods_before_allowed_to_cancel", 0)?
+    } else {
+        base.and_then(|b| b.allowed_to_cancel_after)
+    };
+    Ok(Some(Recurring {
+        unit,
+        count,
+        trial,
+        end_after,
+        allowed_to_cancel_after,
+    }))
+}
+
+fn check_dynamic(o: &Obj<'_>, dynamic: bool, rec: Option<&Recurring>) -> Result<(), Reject> {
+    if dynamic && rec.is_some() {
+        return Err(Reject::invalid(
+            o.name("has_dynamic_pricing"),
+            "is available for one-time payments only",
+        ));
+    }
+    Ok(())
+}
+
+/// A new price (`prices_attributes[i]`); `id` is the id it will get.
+pub(crate) fn new_price(o: &Obj<'_>, id: String) -> Result<Price, Reject> {
+    let currency = o.required_currency("currency")?;
+    let amount_cents = o.required_cents("amount_in_cents")?;
+    let recurring = recurring(o, None)?;
+    Ok(Price {
+        id,
+        amount_cents,
+        currency,
+        recurring,
+    })
+}
+
+/// A price with the fields given changed.
+pub(crate) fn changed_price(o: &Obj<'_>, old: &Price) -> Result<Price, Reject> {
+    let charge_type = o.one_of("charge_type", &["one_time", "recurring"])?;
+    let base = match charge_type {
+        Some("one_time") => None,
+        _ => old.recurring.as_ref(),
+    };
+    Ok(Price {
+        id: old.id.clone(),
+        amount_cents: o.cents("amount_in_cents")?.unwrap_or(old.amount_cents),
+        currency: o.currency("currency")?.unwrap_or(old.currency),
+        recurring: match charge_type {
+            Some("one_time") => None,
+            _ => recurring(o, base)?,
+        },
+    })
+}
+
+/// Ids to give the objects an item creates.
+pub(crate) struct NewIds {
+    pub(crate) product: String,
+    pub(crate) price: String,
+}
+
+/// One checkout item: a `product_id` (its first price) or the item's details.
+pub(crate) fn item(
+    st: &State,
+    o: &Obj<'_>,
+    ids: impl FnOnce() -> NewIds,
+    name_required: bool,
+) -> Result<(Line, Option<Product>), Reject> {
+    if let Some(product_id) = o.string("product_id")? {
+        let field = o.name("product_id");
+        let p = st
+            .products
+            .get(&product_id)
+            .filter(|p| !p.deleted)
+            .ok_or_else(|| Reject::invalid(&field, format!("`{product_id}` is not an existing product")))?;
+        let price = p
+            .prices
+            .first()
+            .ok_or_else(|| Reject::invalid(&field, format!("`{product_id}` has no price")))?;
+        let quantity = o.quantity("quantity")?;
+        return Ok((
+            Line {
+                product_id: p.id.clone(),
+                name: p.name.clone(),
+                unit_cents: price.amount_cents,
+                quantity,
+                currency: price.currency,
+                recurring: price.recurring.clone(),
+            },
+            None,
+        ));
+    }
+    let name = match o.string("name")? {
+        Some(n) => n,
+        None if name_required => return Err(Reject::invalid(o.name("name"), "is required")),
+        None => "Pago".to_owned(),
+    };
+    let currency = o.required_currency("currency")?;
+    let unit_cents = o.required_cents("amount_in_cents")?;
+    let quantity = o.quantity("quantity")?;
+    let image_url = o.url("image_url")?;
+    let description = o.string("description")?;
+    let terms = o.string("custom_terms_and_conditions")?;
+    let dynamic = o.boolean("has_dynamic_pricing")?.unwrap_or(false);
+    let metadata = o.metadata("metadata")?.unwrap_or_default();
+    let rec = recurring(o, None)?;
+    check_dynamic(o, dynamic, rec.as_ref())?;
+    let ids = ids();
+    let price = Price {
+        id: ids.price.clone(),
+        amount_cents: unit_cents,
+        currency,
+        recurring: rec.clone(),
+    };
+    let product = Product {
+        id: ids.product.clone(),
+        listed: false,
+        deleted: false,
+        slug: slug(&name),
+        name: name.clone(),
+        description,
+        image_url,
+        success_url: None,
+        cancel_url: None,
+        custom_terms_and_conditions: terms,
+        phone_requirement: "none",
+        address_requirement: "none",
+        billing_info_requirement: "optional",
+        adjustable_quantity: true,
+        inventory_quantity: None,
+        has_dynamic_pricing: dynamic,
+        card_payments_enabled: true,
+        bank_transfer_payments_enabled: true,
+        available_installments: Vec::new(),
+        prices: vec![price],
+        metadata,
+    };
+    let line = Line {
+        product_id: ids.product,
+        name,
+        unit_cents,
+        quantity,
+        currency,
+        recurring: rec,
+    };
+    Ok((line, Some(product)))
+}
+
+/// The lines' currency and total, checking that they share one currency.
+pub(crate) fn total(lines: &[Line], prefix: &str) -> Result<(Cur, i64), Reject> {
+    let Some(first) = lines.first() else {
+        return Err(Reject::invalid(prefix, "must hold at least one item"));
+    };
+    let mut total: i64 = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if l.currency != first.currency {
+            return Err(Reject::invalid(
+                format!("{prefix}[{i}].currency"),
+                format!("must be the currency of the other items ({})", first.currency.as_str()),
+            ));
+        }
+        total = l
+            .unit_cents
+            .checked_mul(l.quantity)
+            .and_then(|x| total.checked_add(x))
+            .ok_or_else(|| Reject::invalid(prefix, "add up to too large an amount"))?;
+    }
+    Ok((first.currency, total))
+}
+
+/// The product fields of a create or update (`product[...]`); on update only what is given
+/// changes. Prices are handled by the caller.
+pub(crate) fn product_fields(o: &Obj<'_>, top: &Obj<'_>, p: &mut Product) -> Result<(), Reject> {
+    if let Some(name) = o.string("name")? {
+        p.name = name;
+    }
+    let text = |key: &str, slot: &mut Option<String>| -> Result<(), Reject> {
+        if o.has(key) {
+            *slot = o.string(key)?;
+        }
+        Ok(())
+    };
+    text("description", &mut p.description)?;
+    text("custom_terms_and_conditions", &mut p.custom_terms_and_conditions)?;
+    for (key, slot) in [
+        ("image_url", &mut p.image_url),
+        ("success_url", &mut p.success_url),
+        ("cancel_url", &mut p.cancel_url),
+    ] {
+        if o.has(key) {
+            *slot = o.url(key)?;
+        }
+    }
+    if let Some(r) = o.one_of("phone_requirement", REQUIREMENTS)? {
+        p.phone_requirement = r;
+    }
+    if let Some(r) = o.one_of("address_requirement", REQUIREMENTS)? {
+        p.address_requirement = r;
+    }
+    if let Some(r) = o.one_of("billing_info_requirement", REQUIREMENTS)? {
+        p.billing_info_requirement = r;
+    }
+    // The reference's example sends these three beside `product`, its table inside it.
+    let either = |key: &str| if o.has(key) { *o } else { *top };
+    if let Some(b) = either("adjustable_quantity").boolean("adjustable_quantity")? {
+        p.adjustable_quantity = b;
+    }
+    let inv = either("inventory_quantity");
+    if inv.has("inventory_quantity") {
+        p.inventory_quantity = inv.count("inventory_quantity", 0)?.map(i64::from);
+    }
+    if let Some(m) = either("metadata").metadata("metadata")? {
+        p.metadata = m;
+    }
+    if let Some(b) = o.boolean("has_dynamic_pricing")? {
+        p.has_dynamic_pricing = b;
+    }
+    if let Some(custom) = o.boolean("custom_payment_method_settings")? {
+        if custom {
+            p.card_payments_enabled = o.boolean("card_payments_enabled")?.unwrap_or(true);
+            p.bank_transfer_payments_enabled = o.boolean("bank_transfer_payments_enabled")?.unwrap_or(true);
+            if let Some(list) = o.list("available_installments")? {
+                let mut months = Vec::with_capacity(list.len());
+                for (i, v) in list.iter().enumerate() {
+                    let field = format!("{}[{i}]", o.name("available_installments"));
+                    let n = match v {
+                        Value::Number(n) => n.as_i64(),
+                        Value::String(s) => s.trim().parse().ok(),
+                        _ => None,
+                    }
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| Reject::invalid(&field, "must be a positive number of months"))?;
+                    months.push(n);
+                }
+                p.available_installments = months;
+            }
+        } else {
+            p.card_payments_enabled = true;
+            p.bank_transfer_payments_enabled = true;
+            p.available_installments = Vec::new();
+        }
+    }
+    if p.name.trim().is_empty() {
+        return Err(Reject::invalid(o.name("name"), "is required"));
+    }
+    if !p.card_payments_enabled && !p.bank_transfer_payments_enabled {
+        return Err(Reject::invalid(
+            o.name("card_payments_enabled"),
+            "and bank_transfer_payments_enabled cannot both be false",
+        ));
+    }
+    Ok(())
+}
+
+/// The dynamic-pricing rule over a product's prices.
+pub(crate) fn check_product(o: &Obj<'_>, p: &Product) -> Result<(), Reject> {
+    check_dynamic(
+        o,
+        p.has_dynamic_pricing,
+        p.prices.iter().find_map(|pr| pr.recurring.as_ref()),
+    )
+}
+
+/// Whether a `_destroy` flag is set.
+pub(crate) fn destroy(o: &Obj<'_>) -> Result<bool, Reject> {
+    Ok(o.boolean("_destroy")?.unwrap_or(false))
+}
+
+/// A coupon's fields; `None` fields were not given.
+#[derive(Debug, Default)]
+pub(crate) struct CouponFields {
+    pub(crate) name: Option<String>,
+    pub(crate) amount_off_cents: Option<i64>,
+    pub(crate) percent_off: Option<Decimal>,
+    pub(crate) currency: Option<Cur>,
+    pub(crate) duration: Option<&'static str>,
+    pub(crate) max_redemptions: Option<u32>,
+    pub(crate) expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A percentage in (0, 100], as a JSON number or a decimal string (`10`, `"12.5"`).
+fn percent(o: &Obj<'_>, key: &str) -> Result<Option<Decimal>, Reject> {
+    let text = match o.raw(key) {
+        None => return Ok(None),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(_) => String::new(),
+    };
+    Decimal::from_str_exact(&text)
+        .ok()
+        .filter(|p| *p > Decimal::ZERO && *p <= Decimal::ONE_HUNDRED)
+        .map(|p| Some(p.normalize()))
+        .ok_or_else(|| Reject::invalid(o.name(key), "must be a percentage above 0 and at most 100"))
+}
+
+pub(crate) fn coupon_fields(o: &Obj<'_>) -> Result<CouponFields, Reject> {
+    let percent_off = percent(o, "percent_off")?;
+    let f = CouponFields {
+        name: o.string("name")?,
+        amount_off_cents: o.cents("amount_off_in_cents")?,
+        percent_off,
+        currency: o.currency("currency")?,
+        duration: o.one_of("duration", &["once", "forever"])?,
+        max_redemptions: o.count("max_redemptions", 1)?,
+        expires_at: o.time("expires_at")?,
+    };
+    if f.amount_off_cents.is_some() && f.percent_off.is_some() {
+        return Err(Reject::invalid(
+            o.name("percent_off"),
+            "cannot be given with amount_off_in_cents: a coupon is either an amount or a percentage off",
+        ));
+    }
+    Ok(f)
+}
+
+/// Objects of a list, each with the prefix naming its fields (`items[0].`).
+pub(crate) type Objects<'a> = Vec<(String, &'a Map<String, Value>)>;
+
+/// Lists `o[key]` as objects, naming each `prefix[i].`.
+pub(crate) fn objects<'a>(o: &Obj<'a>, key: &str) -> Result<Option<Objects<'a>>, Reject> {
+    let Some(list) = o.list(key)? else {
+        return Ok(None);
+    };
+    let base = o.name(key);
+    list.into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Object(m) => Ok((format!("{base}[{i}]."), m)),
+            _ => Err(Reject::invalid(format!("{base}[{i}]"), "must be an object")),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
