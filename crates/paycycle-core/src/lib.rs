@@ -19,6 +19,8 @@
 mod capabilities;
 mod checkout;
 mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod gateway;
 mod ids;
