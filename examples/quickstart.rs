@@ -1,56 +1,62 @@
-//! The main job: a subscription's whole life on Cryptomus, against the built-in simulator.
+//! The main job: the same app code sells a monthly plan on Cryptomus (crypto) and on Recurrente
+//! (cards), against the built-in simulator, and prints both stories side by side.
 //!
 //! ```sh
 //! cargo run --example quickstart
 //! ```
 //!
-//! No keys, no network: the simulator speaks Cryptomus' API on 127.0.0.1, with its virtual clock
-//! and signed webhooks. The app code (`paycycle_examples::sell_monthly_plan`) only sees an
-//! `Arc<dyn RecurringGateway>`: it creates a monthly plan with an intro discount, lets the payer
-//! accept, lives through three renewals, verifies every webhook it receives, and cancels.
+//! No keys, no network: the simulator speaks both providers' APIs on 127.0.0.1, with a virtual
+//! clock and signed webhooks. The app code (`paycycle_examples::sell_monthly_plan`) only sees an
+//! `Arc<dyn RecurringGateway>` and its webhook inbox: it creates a monthly plan (with an intro
+//! price where the gateway offers one), lets the payer pay, lives through three renewals,
+//! verifies every webhook it receives, and cancels.
 
 use std::sync::Arc;
 
-use paycycle_core::RecurringGateway;
 use paycycle_core::chrono::{TimeZone, Utc};
-use paycycle_cryptomus::{CryptomusConfig, CryptomusGateway};
-use paycycle_examples::{BoxError, CryptomusSimDriver, WebhookInbox, sell_monthly_plan};
+use paycycle_examples::{BoxError, SimHarness, sell_monthly_plan, side_by_side};
 use paycycle_sim::{SimConfig, Simulator};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    // The simulator, in-process, on a free loopback port; a fixed start date and sequential ids
-    // make the output the same on every run.
+    // One simulator for both providers, in-process, on a free loopback port; a fixed start date
+    // and sequential ids make the output the same on every run.
     let start = Utc
         .with_ymd_and_hms(2026, 1, 1, 9, 0, 0)
         .single()
         .ok_or("bad start date")?;
     let sim = Arc::new(Simulator::start(SimConfig::default().start(start).deterministic_ids(true)).await?);
 
-    // The app's gateway, configured as in production except for the base URL.
-    let config = CryptomusConfig::builder()
-        .merchant_id(sim.cryptomus_merchant_id())
-        .payment_key(sim.cryptomus_payment_key().to_owned())
-        .base_url(sim.base_url())
-        .build()?;
-    let cryptomus: Arc<dyn RecurringGateway> = Arc::new(CryptomusGateway::new(config)?);
+    // Each gateway configured as in production except for its base URL, with the app's webhook
+    // endpoint (Recurrente's registered through its API, as an app does once).
+    let cryptomus = SimHarness::cryptomus(sim.clone()).await?;
+    let recurrente = SimHarness::recurrente(sim.clone()).await?;
 
-    // The app's webhook endpoint: verifies every delivery with the gateway, drops duplicates.
-    let inbox = WebhookInbox::start([cryptomus.clone()]).await?;
+    let crypto_story = sell_monthly_plan(&cryptomus, 3).await?;
+    let cards_story = sell_monthly_plan(&recurrente, 3).await?;
 
-    let driver = CryptomusSimDriver { sim: sim.clone() };
-    let story = sell_monthly_plan(&cryptomus, &driver, &inbox, 3).await?;
-
-    println!("{}", story.timeline.render("Cryptomus (crypto), simulated"));
+    println!("The same app code on two gateways (simulated; statuses and what the app heard):\n");
     println!(
-        "{} webhooks received and verified, {} duplicate deliveries dropped, {} rejected.",
-        story.events.len(),
-        inbox.duplicates(),
-        inbox.rejected().len()
+        "{}",
+        side_by_side(&[("Cryptomus (USDT)", &crypto_story), ("Recurrente (GTQ)", &cards_story)])
     );
+    println!("{}", crypto_story.timeline.render("Cryptomus in detail"));
+    println!("{}", cards_story.timeline.render("Recurrente in detail"));
+    for (name, h, story) in [
+        ("Cryptomus", &cryptomus, &crypto_story),
+        ("Recurrente", &recurrente, &cards_story),
+    ] {
+        println!(
+            "{name}: {} webhooks received and verified, {} duplicate deliveries dropped, {} rejected.",
+            story.events.len(),
+            h.inbox().duplicates(),
+            h.inbox().rejected().len()
+        );
+    }
     println!(
-        "To click through a checkout yourself, run `cargo run -p paycycle-cli -- sim` and open the `url` \
-         of a checkout created against it (its payer page has Accept and Decline buttons)."
+        "\nRecurrente has no intro offer, so its plan is the same minus the discount (see Capabilities).\n\
+         To click through a checkout yourself, run `cargo run -p paycycle-cli -- sim` and open the `url` \
+         of a checkout created against it."
     );
     Ok(())
 }

@@ -7,10 +7,10 @@
 //! - [`Timeline`]: a readable, aligned log of what happened to a subscription.
 #![forbid(unsafe_code)]
 
-mod drivers;
+mod harness;
 mod story;
-pub use drivers::CryptomusSimDriver;
-pub use story::{BoxError, Driver, StoryOutcome, sell_monthly_plan};
+pub use harness::SimHarness;
+pub use story::{BoxError, Step, StoryOutcome, sell_monthly_plan, side_by_side};
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -23,6 +23,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use paycycle_core::chrono::{DateTime, Utc};
+use paycycle_core::conformance::RawWebhook;
 use paycycle_core::url::Url;
 use paycycle_core::{RecurringGateway, WebhookEvent};
 use tokio::sync::{Notify, oneshot};
@@ -30,6 +31,7 @@ use tokio::sync::{Notify, oneshot};
 #[derive(Debug, Default)]
 struct Received {
     events: Vec<WebhookEvent>,
+    raw: Vec<RawWebhook>,
     seen: HashSet<(String, String)>,
     duplicates: usize,
     rejected: Vec<String>,
@@ -37,7 +39,7 @@ struct Received {
 
 #[derive(Debug)]
 struct Shared {
-    gateways: BTreeMap<String, Arc<dyn RecurringGateway>>,
+    gateways: Mutex<BTreeMap<String, Arc<dyn RecurringGateway>>>,
     received: Mutex<Received>,
     arrived: Notify,
 }
@@ -65,9 +67,10 @@ impl WebhookInbox {
     /// # Errors
     /// When the port cannot be bound.
     pub async fn start(gateways: impl IntoIterator<Item = Arc<dyn RecurringGateway>>) -> std::io::Result<Self> {
-        let gateways = gateways.into_iter().map(|g| (g.id().to_string(), g)).collect();
+        let gateways: BTreeMap<String, Arc<dyn RecurringGateway>> =
+            gateways.into_iter().map(|g| (g.id().to_string(), g)).collect();
         let shared = Arc::new(Shared {
-            gateways,
+            gateways: Mutex::new(gateways),
             received: Mutex::default(),
             arrived: Notify::new(),
         });
@@ -92,6 +95,13 @@ impl WebhookInbox {
         })
     }
 
+    /// Starts verifying webhooks for one more gateway (for gateways whose webhook secret is only
+    /// known once this inbox's URL has been registered with the provider).
+    pub fn add_gateway(&self, gateway: Arc<dyn RecurringGateway>) {
+        let mut gateways = self.shared.gateways.lock().unwrap_or_else(|p| p.into_inner());
+        gateways.insert(gateway.id().to_string(), gateway);
+    }
+
     /// The URL to give a gateway for `gateway_id`'s webhooks.
     ///
     /// # Errors
@@ -103,6 +113,11 @@ impl WebhookInbox {
     /// Verified events so far, in arrival order, without duplicates.
     pub fn events(&self) -> Vec<WebhookEvent> {
         self.shared.lock().events.clone()
+    }
+
+    /// Every delivery that verified, duplicates included, exactly as received.
+    pub fn raw(&self) -> Vec<RawWebhook> {
+        self.shared.lock().raw.clone()
     }
 
     /// How many duplicate deliveries were dropped.
@@ -146,12 +161,22 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let Some(gw) = shared.gateways.get(&gateway) else {
+    let gw = shared
+        .gateways
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&gateway)
+        .cloned();
+    let Some(gw) = gw else {
         return StatusCode::NOT_FOUND;
     };
     match gw.verify_webhook(&headers, &body) {
         Ok(event) => {
             let mut r = shared.lock();
+            r.raw.push(RawWebhook {
+                headers: headers.clone(),
+                body: body.to_vec(),
+            });
             if r.seen.insert((event.gateway.to_string(), event.id.to_string())) {
                 r.events.push(event);
                 drop(r);

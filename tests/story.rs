@@ -4,26 +4,17 @@
 use std::sync::Arc;
 
 use paycycle_core::chrono::{TimeZone, Utc};
-use paycycle_core::{CancelledBy, Currency, EventKind, Money, RecurringGateway, SubscriptionStatus};
-use paycycle_cryptomus::{CryptomusConfig, CryptomusGateway};
-use paycycle_examples::{CryptomusSimDriver, WebhookInbox, sell_monthly_plan};
+use paycycle_core::{CancelledBy, Currency, EventKind, Money, SubscriptionStatus};
+use paycycle_examples::{SimHarness, sell_monthly_plan};
 use paycycle_sim::{SimConfig, Simulator};
 
 #[tokio::test]
 async fn cryptomus_story_bills_intro_then_full_price_and_cancels() {
     let start = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
     let sim = Arc::new(Simulator::start(SimConfig::default().start(start)).await.unwrap());
-    let config = CryptomusConfig::builder()
-        .merchant_id(sim.cryptomus_merchant_id())
-        .payment_key(sim.cryptomus_payment_key().to_owned())
-        .base_url(sim.base_url())
-        .build()
-        .unwrap();
-    let gw: Arc<dyn RecurringGateway> = Arc::new(CryptomusGateway::new(config).unwrap());
-    let inbox = WebhookInbox::start([gw.clone()]).await.unwrap();
-    let driver = CryptomusSimDriver { sim: sim.clone() };
+    let h = SimHarness::cryptomus(sim.clone()).await.unwrap();
 
-    let story = sell_monthly_plan(&gw, &driver, &inbox, 3).await.unwrap();
+    let story = sell_monthly_plan(&h, 3).await.unwrap();
 
     assert_eq!(
         story.statuses,
@@ -67,10 +58,71 @@ async fn cryptomus_story_bills_intro_then_full_price_and_cancels() {
             .iter()
             .all(|e| e.merchant_reference.as_deref() == Some("order-cryptomus"))
     );
-    assert!(inbox.rejected().is_empty(), "{:?}", inbox.rejected());
+    assert!(h.inbox().rejected().is_empty(), "{:?}", h.inbox().rejected());
     let rendered = story.timeline.render("t");
     assert!(
         rendered.contains("renewal 3") && rendered.contains("day  90"),
         "{rendered}"
+    );
+}
+
+#[tokio::test]
+async fn recurrente_story_registers_its_endpoint_bills_each_period_and_cancels() {
+    let start = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
+    let sim = Arc::new(Simulator::start(SimConfig::default().start(start)).await.unwrap());
+    let h = SimHarness::recurrente(sim.clone()).await.unwrap();
+
+    let story = sell_monthly_plan(&h, 3).await.unwrap();
+
+    assert_eq!(story.statuses.first(), Some(&SubscriptionStatus::Pending));
+    assert_eq!(
+        story.statuses[1..5],
+        [
+            SubscriptionStatus::Active,
+            SubscriptionStatus::Active,
+            SubscriptionStatus::Active,
+            SubscriptionStatus::Active
+        ]
+    );
+    assert_eq!(
+        story.statuses.last(),
+        Some(&SubscriptionStatus::Cancelled {
+            by: CancelledBy::Merchant
+        })
+    );
+    assert!(
+        story.subscription_id.as_str().starts_with("su_"),
+        "{}",
+        story.subscription_id
+    );
+    assert!(story.checkout.id.as_str().starts_with("ch_"));
+    let gtq = |s| Money::parse(s, Currency::GTQ).unwrap();
+    let amounts: Vec<Money> = story
+        .events
+        .iter()
+        .filter_map(|e| e.payment.as_ref().and_then(|p| p.amount))
+        .collect();
+    assert_eq!(
+        amounts,
+        vec![gtq("15"); 4],
+        "no intro offer on Recurrente: full price from the start"
+    );
+    let kinds: Vec<EventKind> = story.events.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == EventKind::SubscriptionStarted).count(),
+        1
+    );
+    assert_eq!(kinds.last(), Some(&EventKind::SubscriptionCancelled));
+    // Svix ids are the event ids; every delivery verified with the secret the API returned.
+    assert!(
+        story.events.iter().all(|e| e.id.as_str().starts_with("msg_")),
+        "{:?}",
+        story.events[0].id
+    );
+    assert!(h.inbox().rejected().is_empty(), "{:?}", h.inbox().rejected());
+    let table = paycycle_examples::side_by_side(&[("R", &story)]);
+    assert!(
+        table.contains("renewal 3") && table.contains("paid 15.00 GTQ"),
+        "{table}"
     );
 }

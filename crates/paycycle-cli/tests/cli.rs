@@ -10,6 +10,7 @@ fn run(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .env_remove("CRYPTOMUS_PAYMENT_KEY")
+        .env_remove("RECURRENTE_WEBHOOK_SECRET")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -134,4 +135,122 @@ fn sim_serves_on_the_address_it_prints() {
 
 async fn reqwest_get_json(url: &str) -> serde_json::Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const RECURRENTE_BODY: &str = r#"{"id":"pa_1","event_type":"payment_intent.succeeded","amount_in_cents":1500,"currency":"GTQ","checkout":{"id":"ch_1","metadata":{"paycycle_reference":"order-7"}},"created_at":"2026-01-01T00:00:00Z"}"#;
+
+fn headers_args(signed: &str) -> Vec<String> {
+    signed
+        .lines()
+        .flat_map(|l| ["--header".to_owned(), l.to_owned()])
+        .collect()
+}
+
+#[test]
+fn recurrente_sign_prints_svix_headers_that_verify() {
+    let out = run(
+        &["webhook", "sign", "--gateway", "recurrente", "--secret", WHSEC],
+        RECURRENTE_BODY.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let signed = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = signed.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(names, ["svix-id", "svix-timestamp", "svix-signature"]);
+    assert!(signed.contains("svix-signature: v1,"));
+
+    // Several secrets: any one matching is enough (rotation).
+    let mut args: Vec<String> = [
+        "webhook",
+        "verify",
+        "--gateway",
+        "recurrente",
+        "--secret",
+        "whsec_b2xkLXNlY3JldC1vbGQ=",
+        "--secret",
+        WHSEC,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(headers_args(&signed));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&refs, RECURRENTE_BODY.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(event["kind"], "payment_succeeded");
+    assert_eq!(event["payment"]["amount"]["amount"], "15.00");
+    assert_eq!(
+        event["id"],
+        signed.lines().next().unwrap().trim_start_matches("svix-id: ")
+    );
+
+    // A changed body fails with one line.
+    let out = run(&refs, RECURRENTE_BODY.replace("1500", "1501").as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1);
+    assert!(err.contains("signature mismatch"), "{err}");
+    assert!(!err.contains("MfKQ9r8"), "the secret is never printed: {err}");
+}
+
+#[test]
+fn recurrente_verify_checks_the_window_and_the_svix_test_vector() {
+    // The Svix test vector (provider-facts.md): valid as of its own time, stale today.
+    let body = br#"{"test": 2432232314}"#;
+    let base = [
+        "webhook",
+        "verify",
+        "--gateway",
+        "recurrente",
+        "--secret",
+        WHSEC,
+        "--header",
+        "svix-id: msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "--header",
+        "svix-timestamp: 1614265330",
+        "--header",
+        "svix-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    ];
+    let out = run(&base, body);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("old"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // As of its own time the signature and the window pass; the vector's body is not a
+    // Recurrente event (no `event_type`), which is the only thing refused.
+    let mut at = base.to_vec();
+    at.extend(["--at", "1614265400"]);
+    let out = run(&at, body);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("no `event_type`") && !err.contains("signature"), "{err}");
+    // Ten minutes later it is stale again.
+    let mut late = base.to_vec();
+    late.extend(["--at", "1614265930"]);
+    assert!(String::from_utf8_lossy(&run(&late, body).stderr).contains("old"));
+
+    let missing = run(
+        &["webhook", "verify", "--gateway", "recurrente", "--secret", WHSEC],
+        body,
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("missing header"));
+    let no_secret = run(&["webhook", "verify", "--gateway", "recurrente"], body);
+    assert_eq!(no_secret.status.code(), Some(2));
+    let bad_header = run(
+        &[
+            "webhook",
+            "verify",
+            "--gateway",
+            "recurrente",
+            "--secret",
+            WHSEC,
+            "--header",
+            "nocolon",
+        ],
+        body,
+    );
+    assert_eq!(bad_header.status.code(), Some(2));
 }

@@ -1,0 +1,158 @@
+//! A [`Harness`] over the in-process simulator: a gateway configured as in production but for
+//! its base URL, the app's [`WebhookInbox`], and the simulator's control calls standing in for
+//! the payer and the calendar.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use paycycle_core::chrono::{DateTime, Duration, Utc};
+use paycycle_core::conformance::{Failure, Harness, RawWebhook};
+use paycycle_core::{Checkout, CheckoutRequest, Currency, RecurringGateway};
+use paycycle_cryptomus::{CryptomusConfig, CryptomusGateway};
+use paycycle_recurrente::wire::CreateWebhookEndpoint;
+use paycycle_recurrente::{RecurrenteClient, RecurrenteConfig, RecurrenteGateway};
+use paycycle_sim::{RecurrenteOutcome, Simulator};
+use secrecy::ExposeSecret;
+
+use crate::WebhookInbox;
+use crate::story::BoxError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Cryptomus,
+    Recurrente,
+}
+
+/// One backend on the simulator, with the app's webhook inbox.
+#[derive(Debug)]
+pub struct SimHarness {
+    sim: Arc<Simulator>,
+    gateway: Arc<dyn RecurringGateway>,
+    inbox: WebhookInbox,
+    backend: Backend,
+}
+
+impl SimHarness {
+    /// Cryptomus on `sim`: the merchant's credentials are the simulator's; each checkout sends
+    /// its webhooks to the inbox (`url_callback`).
+    ///
+    /// # Errors
+    /// When the configuration is refused or the inbox cannot bind.
+    pub async fn cryptomus(sim: Arc<Simulator>) -> Result<Self, BoxError> {
+        let config = CryptomusConfig::builder()
+            .merchant_id(sim.cryptomus_merchant_id())
+            .payment_key(sim.cryptomus_payment_key().to_owned())
+            .base_url(sim.base_url())
+            .build()?;
+        let gateway: Arc<dyn RecurringGateway> = Arc::new(CryptomusGateway::new(config)?);
+        let inbox = WebhookInbox::start([gateway.clone()]).await?;
+        Ok(SimHarness {
+            sim,
+            gateway,
+            inbox,
+            backend: Backend::Cryptomus,
+        })
+    }
+
+    /// Recurrente on `sim`, set up as an app would be: the inbox's URL is registered as a webhook
+    /// endpoint through the API (`POST /api/webhook_endpoints`), and the gateway verifies with
+    /// the `signingSecret` that call returned.
+    ///
+    /// # Errors
+    /// When the configuration is refused, the inbox cannot bind, or the registration fails.
+    pub async fn recurrente(sim: Arc<Simulator>) -> Result<Self, BoxError> {
+        let keys = || {
+            RecurrenteConfig::builder()
+                .public_key(sim.recurrente_public_key())
+                .secret_key(sim.recurrente_secret_key())
+                .base_url(sim.base_url())
+        };
+        let inbox = WebhookInbox::start([]).await?;
+        let client = RecurrenteClient::new(&keys().build()?)?;
+        let endpoint = client
+            .create_webhook_endpoint(&CreateWebhookEndpoint::new(inbox.url_for("recurrente")?))
+            .await?;
+        let secret = endpoint
+            .signing_secret
+            .ok_or("the webhook endpoint came back without its signingSecret")?;
+        let config = keys().webhook_secret(secret.expose_secret()).build()?;
+        let gateway: Arc<dyn RecurringGateway> = Arc::new(RecurrenteGateway::new(&config)?);
+        inbox.add_gateway(gateway.clone());
+        Ok(SimHarness {
+            sim,
+            gateway,
+            inbox,
+            backend: Backend::Recurrente,
+        })
+    }
+
+    /// The simulator.
+    pub fn sim(&self) -> &Arc<Simulator> {
+        &self.sim
+    }
+
+    /// The app's webhook endpoint.
+    pub fn inbox(&self) -> &WebhookInbox {
+        &self.inbox
+    }
+}
+
+fn failure(e: impl std::fmt::Display) -> Failure {
+    Failure(e.to_string())
+}
+
+#[async_trait]
+impl Harness for SimHarness {
+    fn gateway(&self) -> Arc<dyn RecurringGateway> {
+        self.gateway.clone()
+    }
+
+    fn currency(&self) -> Currency {
+        match self.backend {
+            Backend::Cryptomus => Currency::USDT,
+            Backend::Recurrente => Currency::GTQ,
+        }
+    }
+
+    fn prepare(&self, request: CheckoutRequest) -> CheckoutRequest {
+        match self.inbox.url_for(self.gateway.id().as_str()) {
+            Ok(url) if self.gateway.capabilities().callback_url => request.callback_url(url),
+            _ => request,
+        }
+    }
+
+    async fn complete_checkout(&self, checkout: &Checkout) -> Result<(), Failure> {
+        match self.backend {
+            Backend::Cryptomus => self
+                .sim
+                .cryptomus_accept(checkout.id.as_str())
+                .map(drop)
+                .map_err(failure)?,
+            Backend::Recurrente => self
+                .sim
+                .recurrente_pay(checkout.id.as_str(), RecurrenteOutcome::CardSuccess)
+                .map(drop)
+                .map_err(failure)?,
+        }
+        self.sim.flush_webhooks().await;
+        Ok(())
+    }
+
+    async fn advance_to(&self, to: DateTime<Utc>) -> Result<(), Failure> {
+        let by = to - self.sim.now();
+        if by > Duration::zero() {
+            self.sim.advance(by).map_err(failure)?;
+        }
+        self.sim.flush_webhooks().await;
+        Ok(())
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.sim.now()
+    }
+
+    async fn received(&self) -> Vec<RawWebhook> {
+        self.sim.flush_webhooks().await;
+        self.inbox.raw()
+    }
+}
