@@ -33,6 +33,12 @@ const GATEWAY: GatewayId = GatewayId::RECURRENTE;
 const USER_AGENT: &str = concat!("paycycle-recurrente/", env!("CARGO_PKG_VERSION"));
 /// The provider's page size when `items` is not sent.
 pub const DEFAULT_PAGE_SIZE: u32 = 10;
+/// The largest page size the client asks for; larger requests are clamped to it.
+///
+/// A server that caps pages (the simulator serves at most 100) answers a larger request with a
+/// full-for-it page shorter than asked, which would read as the last page and end a stream
+/// early. Asking for at most what is served keeps "shorter than asked" a true end.
+pub const MAX_PAGE_SIZE: u32 = 100;
 const EXCERPT_CHARS: usize = 200;
 const MESSAGE_CHARS: usize = 1000;
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
@@ -540,7 +546,7 @@ impl RecurrenteClient {
             _ => Vec::new(),
         };
         let page = params.page.unwrap_or(1);
-        let asked = params.items.unwrap_or(DEFAULT_PAGE_SIZE);
+        let asked = params.items.unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE);
         let full = !items.is_empty() && items.len() >= usize::try_from(asked).unwrap_or(usize::MAX);
         Ok(Page {
             next_cursor: full.then(|| page.checked_add(1)).flatten().map(|p| p.to_string()),

@@ -62,7 +62,7 @@ mod validate;
 pub mod webhook;
 pub mod wire;
 
-pub use client::{DEFAULT_PAGE_SIZE, MAX_ANSWER_BYTES, RecurrenteClient};
+pub use client::{DEFAULT_PAGE_SIZE, MAX_ANSWER_BYTES, MAX_PAGE_SIZE, RecurrenteClient};
 pub use config::{
     DEFAULT_BASE_URL, ENV_BASE_URL, ENV_PUBLIC_KEY, ENV_SECRET_KEY, ENV_WEBHOOK_SECRET, RecurrenteConfig,
     RecurrenteConfigBuilder,

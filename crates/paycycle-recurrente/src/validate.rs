@@ -438,7 +438,7 @@ pub(crate) fn paging(p: &ListParams) -> Result<Vec<(&'static str, String)>> {
         q.push(("page", page.to_string()));
     }
     if let Some(items) = at_least_one("items", p.items)? {
-        q.push(("items", items.to_string()));
+        q.push(("items", items.min(crate::client::MAX_PAGE_SIZE).to_string()));
     }
     Ok(q)
 }

@@ -805,7 +805,8 @@ impl UpdateCheckout {
 pub struct ListParams {
     /// The page, from 1.
     pub page: Option<u32>,
-    /// Items per page, at least 1.
+    /// Items per page, at least 1; at most [`MAX_PAGE_SIZE`](crate::MAX_PAGE_SIZE) are asked
+    /// for (larger values are clamped, so a capped server cannot end a stream early).
     pub items: Option<u32>,
 }
 
