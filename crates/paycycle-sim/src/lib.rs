@@ -244,12 +244,21 @@
 )]
 
 mod clock;
-mod control;
-mod cryptomus;
-mod delivery;
 pub mod engine;
+#[cfg(feature = "fake")]
+pub mod fake;
+
+#[cfg(feature = "server")]
+mod control;
+#[cfg(feature = "server")]
+mod cryptomus;
+#[cfg(feature = "server")]
+mod delivery;
+#[cfg(feature = "server")]
 mod pages;
+#[cfg(feature = "server")]
 mod recurrente;
+#[cfg(feature = "server")]
 mod server;
 
 use std::net::SocketAddr;
@@ -257,9 +266,12 @@ use std::net::SocketAddr;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 pub use clock::{ClockError, VirtualClock};
+#[cfg(feature = "server")]
 pub use delivery::{Attempt, DeliveryOutcome, DeliveryPolicy, DeliveryRecord};
 pub use engine::{Engine, EngineError, Transition, TransitionKind};
+#[cfg(feature = "server")]
 pub use recurrente::{Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
+#[cfg(feature = "server")]
 pub use server::{
     Advanced, DEFAULT_CRYPTOMUS_MERCHANT_ID, DEFAULT_CRYPTOMUS_PAYMENT_KEY, DEFAULT_RECURRENTE_ACCOUNT_NAME,
     DEFAULT_RECURRENTE_PUBLIC_KEY, DEFAULT_RECURRENTE_SECRET_KEY, DEFAULT_RECURRENTE_WEBHOOK_SECRET, SimConfig,
@@ -317,6 +329,7 @@ pub enum SimError {
 
 /// Compares two byte strings in time independent of where they differ (a different length
 /// returns at once: lengths are not secret).
+#[cfg(feature = "server")]
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
