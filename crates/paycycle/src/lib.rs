@@ -1,15 +1,42 @@
 //! paycycle: one API for recurring payments over several gateways.
 //!
-//! This facade re-exports [`paycycle_core`] (the shared domain types and the
-//! [`RecurringGateway`] trait) and, behind cargo features, each backend:
+//! An app describes what it sells once ([`RecurringPlan`] with exact [`Money`]), sends the payer
+//! to a [`Checkout`], and receives verified, normalized [`WebhookEvent`]s, whichever
+//! [`RecurringGateway`] is behind it. Which one is a configuration choice:
 //!
-//! | feature | what it adds |
+//! ```no_run
+//! # fn main() -> Result<(), paycycle::Error> {
+//! // PAYCYCLE_GATEWAY=cryptomus CRYPTOMUS_MERCHANT_ID=… CRYPTOMUS_PAYMENT_KEY=…
+//! let gateway = paycycle::GatewayConfig::from_env()?.build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! | cargo feature | what it adds |
 //! |---|---|
+//! | `recurrente` (default) | [`recurrente`]: Recurrente (cards, bank transfer; GTQ, USD) |
 //! | `cryptomus` (default) | [`cryptomus`]: Cryptomus crypto recurrence |
-//! | `sim` | [`sim`]: the local simulator of the providers' HTTP APIs |
+//! | `sim` | [`sim`]: the local simulator of both providers' HTTP APIs |
+//! | `fake` | [`fake`]: the in-memory fake gateway, for testing apps without HTTP |
+//!
+//! Everything of [`paycycle_core`] is re-exported here.
 #![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::missing_errors_doc
+)]
 
+mod config;
+mod registry;
+
+pub use config::{ENV_GATEWAY, GatewayConfig};
 pub use paycycle_core::*;
+pub use registry::Gateways;
+
+/// Recurrente backend (feature `recurrente`).
+#[cfg(feature = "recurrente")]
+pub use paycycle_recurrente as recurrente;
 
 /// Cryptomus backend (feature `cryptomus`).
 #[cfg(feature = "cryptomus")]
@@ -18,3 +45,7 @@ pub use paycycle_cryptomus as cryptomus;
 /// The local simulator (feature `sim`).
 #[cfg(feature = "sim")]
 pub use paycycle_sim as sim;
+
+/// The in-memory fake gateway (feature `fake`).
+#[cfg(feature = "fake")]
+pub use paycycle_sim::fake;
