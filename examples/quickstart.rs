@@ -18,19 +18,30 @@ use paycycle_examples::{BoxError, SimHarness, sell_monthly_plan, side_by_side};
 use paycycle_sim::{SimConfig, Simulator};
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    // One simulator for both providers, in-process, on a free loopback port; a fixed start date
-    // and sequential ids make the output the same on every run.
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), BoxError> {
+    // The simulator, in-process, on free loopback ports: one per story so that each has its own
+    // virtual clock (one simulator serves both providers, as `paycycle sim` does). A fixed start
+    // date and sequential ids make the output the same on every run.
     let start = Utc
         .with_ymd_and_hms(2026, 1, 1, 9, 0, 0)
         .single()
         .ok_or("bad start date")?;
-    let sim = Arc::new(Simulator::start(SimConfig::default().start(start).deterministic_ids(true)).await?);
+    let simulator = || Simulator::start(SimConfig::default().start(start).deterministic_ids(true));
 
     // Each gateway configured as in production except for its base URL, with the app's webhook
     // endpoint (Recurrente's registered through its API, as an app does once).
-    let cryptomus = SimHarness::cryptomus(sim.clone()).await?;
-    let recurrente = SimHarness::recurrente(sim.clone()).await?;
+    let cryptomus = SimHarness::cryptomus(Arc::new(simulator().await?)).await?;
+    let recurrente = SimHarness::recurrente(Arc::new(simulator().await?)).await?;
 
     let crypto_story = sell_monthly_plan(&cryptomus, 3).await?;
     let cards_story = sell_monthly_plan(&recurrente, 3).await?;

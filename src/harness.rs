@@ -156,3 +156,71 @@ impl Harness for SimHarness {
         self.inbox.raw()
     }
 }
+
+/// The in-memory fake as a [`Harness`]: no HTTP, the payer and the clock are method calls.
+#[derive(Debug, Clone)]
+pub struct FakeHarness {
+    fake: Arc<paycycle_sim::fake::FakeGateway>,
+    currency: Currency,
+}
+
+impl FakeHarness {
+    /// A fake mimicking `mimic`, pricing plans in the mimicked provider's usual currency.
+    pub fn new(mimic: paycycle_sim::fake::Mimic) -> Self {
+        let currency = match mimic {
+            paycycle_sim::fake::Mimic::Cryptomus => Currency::USDT,
+            _ => Currency::GTQ,
+        };
+        FakeHarness {
+            fake: Arc::new(paycycle_sim::fake::FakeGateway::new(mimic)),
+            currency,
+        }
+    }
+
+    /// The fake itself (to pay, decline, fail charges, read its webhooks).
+    pub fn fake(&self) -> &Arc<paycycle_sim::fake::FakeGateway> {
+        &self.fake
+    }
+}
+
+#[async_trait]
+impl Harness for FakeHarness {
+    fn gateway(&self) -> Arc<dyn RecurringGateway> {
+        self.fake.clone()
+    }
+
+    fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    fn prepare(&self, request: CheckoutRequest) -> CheckoutRequest {
+        request
+    }
+
+    async fn complete_checkout(&self, checkout: &Checkout) -> Result<(), Failure> {
+        self.fake.pay(&checkout.id).map_err(failure)
+    }
+
+    async fn advance_to(&self, to: DateTime<Utc>) -> Result<(), Failure> {
+        let by = to - self.fake.now();
+        if by > Duration::zero() {
+            self.fake.advance(by).map_err(failure)?;
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.fake.now()
+    }
+
+    async fn received(&self) -> Vec<RawWebhook> {
+        self.fake
+            .webhooks()
+            .into_iter()
+            .map(|w| RawWebhook {
+                headers: w.headers,
+                body: w.body,
+            })
+            .collect()
+    }
+}

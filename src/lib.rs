@@ -9,8 +9,10 @@
 
 mod harness;
 mod story;
-pub use harness::SimHarness;
+mod swap;
+pub use harness::{FakeHarness, SimHarness};
 pub use story::{BoxError, Step, StoryOutcome, sell_monthly_plan, side_by_side};
+pub use swap::{HumanPayer, SwapReport, harness_from_env, sell_wait_cancel};
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;

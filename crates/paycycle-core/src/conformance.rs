@@ -71,7 +71,7 @@ pub struct RawWebhook {
 
 /// What the suite needs besides the gateway.
 #[async_trait]
-pub trait Harness: Send + Sync {
+pub trait Harness: Send + Sync + fmt::Debug {
     /// The gateway under test.
     fn gateway(&self) -> Arc<dyn RecurringGateway>;
     /// The currency plans are priced in on this backend.
