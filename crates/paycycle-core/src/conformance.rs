@@ -9,7 +9,7 @@
 //! Each check returns `Err(Failure)` with a message instead of panicking, so it can run from
 //! any test harness:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test]
 //! async fn my_gateway_conforms() {
 //!     let h = MyHarness::start().await;

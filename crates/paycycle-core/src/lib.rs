@@ -32,7 +32,7 @@ mod webhook;
 pub use capabilities::{Capabilities, CurrencySupport, IntervalSupport};
 pub use checkout::{Checkout, CheckoutRequest, Customer};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use error::{BoxError, Error, Result, WebhookError};
+pub use error::{BoxError, Error, Result, WebhookError, retry_after};
 pub use gateway::{Page, PageRequest, RecurringGateway, RecurringGatewayExt, paginate};
 pub use ids::{CheckoutId, EventId, GatewayId, PaymentId, SubscriptionId};
 pub use money::{Currency, CurrencyKind, Money, MoneyError};

@@ -327,15 +327,6 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
     String::from_utf8_lossy(body).chars().take(EXCERPT_CHARS).collect()
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
-}
-
 fn decode_error(
     status: StatusCode,
     path: impl Into<String>,
@@ -406,7 +397,7 @@ fn decode<T: DeserializeOwned>(op: Op, which: Option<&RecurrenceRef>, raw: RawRe
     if status == StatusCode::TOO_MANY_REQUESTS {
         return Err(Error::RateLimited {
             gateway: GATEWAY,
-            retry_after: retry_after(&headers),
+            retry_after: paycycle_core::retry_after(&headers),
         });
     }
     let auth = |message: String| Error::Authentication {

@@ -775,15 +775,6 @@ fn explanation(body: &[u8]) -> (Option<String>, std::collections::BTreeMap<Strin
     (message.map(|m| truncate(&m)), fields)
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
-}
-
 fn error_for(status: StatusCode, headers: &HeaderMap, body: &[u8], call: &Call<'_>) -> Error {
     let (message, field_errors) = explanation(body);
     match status {
@@ -799,7 +790,7 @@ fn error_for(status: StatusCode, headers: &HeaderMap, body: &[u8], call: &Call<'
         },
         StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
             gateway: GATEWAY,
-            retry_after: retry_after(headers),
+            retry_after: paycycle_core::retry_after(headers),
         },
         _ => Error::Rejected {
             gateway: GATEWAY,
@@ -879,19 +870,6 @@ mod tests {
         let (m, raw) = decode::<Message>(StatusCode::NO_CONTENT, b"", false).unwrap();
         assert_eq!(m, Message::default());
         assert_eq!(raw, serde_json::json!({}));
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert(header::RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        let later = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
-        h.insert(header::RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
-        let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
-        h.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
     }
 
     #[test]
