@@ -12,7 +12,7 @@ use paycycle_cryptomus::{
     CreateRecurrence, CryptomusClient, CryptomusConfig, CryptomusWebhookVerifier, Period, RecurrenceRef,
     RecurrenceStatus,
 };
-use paycycle_sim::{SimConfig, Simulator};
+use paycycle_sim::{Fault, SimConfig, Simulator};
 use secrecy::SecretString;
 
 async fn sim() -> Simulator {
@@ -212,23 +212,72 @@ async fn each_error_shape_is_a_distinct_typed_error() {
             other => panic!("expected authentication error: {other:?}"),
         }
     }
-    // A non-JSON answer: the simulator's payer page is HTML; point the client at it.
-    let html_config = CryptomusConfig::builder()
-        .merchant_id(sim.cryptomus_merchant_id())
-        .payment_key(sim.cryptomus_payment_key().to_owned())
-        .base_url(format!("{}/__sim/not-an-api", sim.base_url()))
-        .max_retries(0)
-        .build()
-        .unwrap();
-    match CryptomusClient::new(html_config).unwrap().list_recurrences(None).await {
-        Err(Error::Decode { excerpt, .. })
-        | Err(Error::Rejected {
-            message: Some(excerpt), ..
-        }) => {
-            assert!(excerpt.len() <= 200);
+}
+
+/// What Cryptomus' CDN sometimes answers, injected into the simulator: HTML error pages, 503s,
+/// rate limits. Read-only calls are retried; creates are not.
+#[tokio::test]
+async fn cdn_pages_outages_and_rate_limits_are_typed_and_retried_only_when_safe() {
+    let sim = sim().await;
+    let no_retry = {
+        let config = CryptomusConfig::builder()
+            .merchant_id(sim.cryptomus_merchant_id())
+            .payment_key(sim.cryptomus_payment_key().to_owned())
+            .base_url(sim.base_url())
+            .max_retries(0)
+            .build()
+            .unwrap();
+        CryptomusClient::new(config).unwrap()
+    };
+    // An HTML 502: a decode error with an excerpt of the page; retryable, and it may have acted.
+    sim.inject_fault(Fault::html("/v1/recurrence/list", 502));
+    match no_retry.list_recurrences(None).await {
+        Err(e @ Error::Decode { .. }) => {
+            let Error::Decode { status, excerpt, .. } = &e else {
+                unreachable!()
+            };
+            assert_eq!(*status, 502);
+            assert!(
+                excerpt.starts_with("<html>") && excerpt.chars().count() <= 200,
+                "{excerpt}"
+            );
+            assert!(e.is_retryable() && e.may_have_been_sent());
         }
-        Err(Error::NotFound { .. }) => {}
-        other => panic!("a non-API answer must be a typed error: {other:?}"),
+        other => panic!("an HTML page must be a Decode error: {other:?}"),
+    }
+    // The fault is spent: the same call works.
+    assert!(no_retry.list_recurrences(None).await.is_ok());
+
+    // info is read-only: a 503 once is retried and the caller never sees it.
+    let c = client(&sim);
+    let r = c
+        .create_recurrence(&CreateRecurrence::new(usd("5"), "plan", Period::Weekly))
+        .await
+        .unwrap();
+    sim.inject_fault(Fault::html("/v1/recurrence/info", 503));
+    assert_eq!(c.recurrence(RecurrenceRef::uuid(&r.uuid)).await.unwrap().uuid, r.uuid);
+
+    // create is not retried on a 5xx (a retry could create twice): the error reaches the caller,
+    // and since the fault answered instead of the API, nothing was created.
+    sim.inject_fault(Fault::html("/v1/recurrence/create", 502));
+    let req = CreateRecurrence::new(usd("5"), "plan", Period::Weekly).order_id("once");
+    let err = c.create_recurrence(&req).await.unwrap_err();
+    assert!(err.may_have_been_sent(), "{err}");
+    assert!(c.create_recurrence(&req).await.is_ok(), "the order_id was never used");
+
+    // A rate limit with Retry-After, injected over the control API as a test in another language would.
+    let fault = serde_json::json!({"path": "/v1/recurrence/list", "status": 429, "content_type": "application/json",
+        "body": "{\"message\":\"Too Many Attempts.\"}", "headers": {"Retry-After": "7"}});
+    let res = reqwest::Client::new()
+        .post(format!("{}/__sim/faults", sim.base_url()))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    match no_retry.list_recurrences(None).await {
+        Err(Error::RateLimited { retry_after, .. }) => assert_eq!(retry_after, Some(std::time::Duration::from_secs(7))),
+        other => panic!("429 must be RateLimited: {other:?}"),
     }
 }
 

@@ -255,6 +255,8 @@ mod cryptomus;
 #[cfg(feature = "server")]
 mod delivery;
 #[cfg(feature = "server")]
+mod faults;
+#[cfg(feature = "server")]
 mod pages;
 #[cfg(feature = "server")]
 mod recurrente;
@@ -269,6 +271,8 @@ pub use clock::{ClockError, VirtualClock};
 #[cfg(feature = "server")]
 pub use delivery::{Attempt, DeliveryOutcome, DeliveryPolicy, DeliveryRecord};
 pub use engine::{Engine, EngineError, Transition, TransitionKind};
+#[cfg(feature = "server")]
+pub use faults::Fault;
 #[cfg(feature = "server")]
 pub use recurrente::{Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
 #[cfg(feature = "server")]

@@ -215,6 +215,8 @@ pub(crate) struct Shared {
     pub(crate) config: SimConfig,
     /// Recurrente's objects beyond the engine's subscriptions.
     pub(crate) recurrente: recurrente::Store,
+    /// Canned answers waiting to be served (see [`crate::faults`]).
+    pub(crate) faults: crate::faults::Faults,
     /// Held across "engine operation + dispatch of its transitions" by the operations that
     /// need their webhooks rendered in engine order (Recurrente's, the clock's), so two of them
     /// never interleave their dispatches.
@@ -284,6 +286,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(recurrente::routes())
         .merge(pages::routes())
         .merge(control::routes())
+        .route(
+            "/__sim/faults",
+            axum::routing::post(crate::faults::add).delete(crate::faults::clear),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            crate::faults::inject,
+        ))
         .with_state(shared)
 }
 
@@ -353,6 +363,7 @@ impl Simulator {
             base_url,
             config,
             recurrente: recurrente::Store::default(),
+            faults: crate::faults::Faults::default(),
             serial: Mutex::new(()),
         });
         let app = router(shared.clone());
@@ -517,6 +528,11 @@ impl Simulator {
     /// A Recurrente subscription as `GET /api/subscriptions/{id}` answers it.
     pub fn recurrente_subscription(&self, id: &str) -> Option<serde_json::Value> {
         recurrente::subscription_value(&self.shared, id)
+    }
+
+    /// Makes the next requests to a path answer `fault` instead (a CDN's HTML page, a 429, …).
+    pub fn inject_fault(&self, fault: crate::faults::Fault) {
+        self.shared.faults.add(fault);
     }
 
     /// Waits until every queued webhook was delivered, refused or given up.
