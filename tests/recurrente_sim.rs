@@ -521,10 +521,16 @@ async fn connected_account_checkout_keeps_its_transfer_setups_and_its_events_say
     );
     assert_eq!(got.total_in_cents, Some(3000));
 
-    // The reference's own connected-account example has an item without a name, which the
-    // simulator accepts; the client requires one in checkouts and refuses before sending.
+    // The reference's own connected-account example has an item without a name: it goes through,
+    // while a blank name is refused before sending.
     let unnamed = CreateCheckout::new([CustomItem::unnamed(gtq("30.00")).into()]).custom_account_id("ac_123456");
-    assert_eq!(invalid_field(c.create_checkout(&unnamed).await), "items[0].name");
+    let unnamed_checkout = c.create_checkout(&unnamed).await.unwrap();
+    assert_eq!(
+        c.get_checkout(&unnamed_checkout.id).await.unwrap().total_in_cents,
+        Some(3000)
+    );
+    let blank = CreateCheckout::new([CustomItem::new(" ", gtq("30.00")).into()]);
+    assert_eq!(invalid_field(c.create_checkout(&blank).await), "items[0].name");
 
     // A transfer in another currency is refused before sending; more than the total by the
     // simulator.
@@ -548,7 +554,11 @@ async fn connected_account_checkout_keeps_its_transfer_setups_and_its_events_say
         }
         other => panic!("expected a 422, got {other:?}"),
     }
-    assert_eq!(all_checkouts(&c).await.len(), 1);
+    assert_eq!(
+        all_checkouts(&c).await.len(),
+        2,
+        "the first and the unnamed one; nothing refused was created"
+    );
 
     sim.recurrente_pay(&created.id, RecurrenteOutcome::CardSuccess).unwrap();
     sim.flush_webhooks().await;

@@ -273,10 +273,10 @@ fn items(items: &[LineItem], use_: ItemUse) -> Result<(Vec<ItemBody>, Option<Cur
 }
 
 fn custom_item(field: &str, c: &CustomItem, use_: ItemUse) -> Result<ItemBody> {
-    match (&c.name, use_) {
-        (Some(name), _) => non_empty(&format!("{field}name"), name)?,
-        (None, ItemUse::Checkout) => return Err(Error::invalid(format!("{field}name"), "is required in a checkout")),
-        (None, ItemUse::OneTimePayment) => {}
+    // A name is optional: the reference's own connected-account checkout sends items with only
+    // a currency and an amount. One that is given must not be blank.
+    if let Some(name) = &c.name {
+        non_empty(&format!("{field}name"), name)?;
     }
     let amount_in_cents = cents(field, &c.price)?;
     let recurrence = match (&c.recurring, use_) {
@@ -943,8 +943,10 @@ mod tests {
             field(checkout(&CreateCheckout::new([LineItem::product(" ")]))),
             "items[0].product_id"
         );
+        // No name is fine (the reference's connected-account example has none); a blank one is not.
+        assert!(checkout(&CreateCheckout::new([CustomItem::unnamed(gtq("1")).into()])).is_ok());
         assert_eq!(
-            field(checkout(&CreateCheckout::new([CustomItem::unnamed(gtq("1")).into()]))),
+            field(checkout(&CreateCheckout::new([CustomItem::new("  ", gtq("1")).into()]))),
             "items[0].name"
         );
         let usd = Money::parse("1", Currency::USD).unwrap();

@@ -495,7 +495,8 @@ impl RecurringTerms {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CustomItem {
-    /// Shown to the payer. Required in checkouts, optional in one-time payments.
+    /// Shown to the payer. Optional (the reference's connected-account example has none); when
+    /// given, not blank.
     pub name: Option<String>,
     /// The unit price (`amount_in_cents` + `currency`): GTQ or USD, whole cents, positive.
     pub price: Money,
