@@ -140,14 +140,10 @@ pub async fn harness_from_env(
     let has = |k: &str| lookup(k).is_some_and(|v| !v.trim().is_empty());
     match name.as_str() {
         "fake" => {
-            let mimic = match lookup("PAYCYCLE_FAKE_MIMIC").as_deref().map(str::trim) {
-                Some("cryptomus") => Mimic::Cryptomus,
-                Some("recurrente") => Mimic::Recurrente,
-                None | Some("" | "all") => Mimic::All,
-                Some(other) => {
-                    return Err(format!("PAYCYCLE_FAKE_MIMIC: `{other}` is not recurrente, cryptomus or all").into());
-                }
-            };
+            let mimic: Mimic = lookup("PAYCYCLE_FAKE_MIMIC")
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e| format!("PAYCYCLE_FAKE_MIMIC: {e}"))?;
             Ok((
                 Box::new(FakeHarness::new(mimic)),
                 format!("the in-memory fake (mimicking {mimic:?})"),

@@ -158,6 +158,12 @@ fn text(body: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
 }
 
 /// `{"count": N}`, N ≥ 1, default 1.
+/// The `count` of a JSON or form body (default 1), or what is wrong with it.
+fn count_in(headers: &HeaderMap, body: &[u8]) -> Result<u32, String> {
+    let body = recurrente::read_body(headers, body)?;
+    count(&body).map_err(str::to_owned)
+}
+
 fn count(body: &serde_json::Map<String, Value>) -> Result<u32, &'static str> {
     const MSG: &str = "`count` must be a positive integer";
     match text(body, "count") {
@@ -242,13 +248,9 @@ async fn recurrente_fail_next_charge(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match recurrente::read_body(&headers, &body) {
-        Ok(b) => b,
-        Err(msg) => return invalid(&msg),
-    };
-    let n = match count(&body) {
+    let n = match count_in(&headers, &body) {
         Ok(n) => n,
-        Err(msg) => return invalid(msg),
+        Err(msg) => return invalid(&msg),
     };
     match recurrente::fail_next_charge(&s, &id, n) {
         Ok(pending) => axum::Json(json!({
@@ -285,13 +287,9 @@ async fn recurrente_fail_method(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = match recurrente::read_body(&headers, &body) {
-        Ok(b) => b,
-        Err(msg) => return invalid(&msg),
-    };
-    let n = match count(&body) {
+    let n = match count_in(&headers, &body) {
         Ok(n) => n,
-        Err(msg) => return invalid(msg),
+        Err(msg) => return invalid(&msg),
     };
     match recurrente::fail_next_method_charge(&s, &id, n) {
         Ok(pending) => axum::Json(json!({ "payment_method_id": id, "failures_pending": pending })).into_response(),

@@ -68,6 +68,21 @@ pub enum Mimic {
     All,
 }
 
+impl std::str::FromStr for Mimic {
+    type Err = String;
+
+    /// `recurrente`, `cryptomus`, `all`, or empty for `all` (surrounding spaces ignored), as
+    /// `PAYCYCLE_FAKE_MIMIC` and the facade's `mimic` setting spell it.
+    fn from_str(s: &str) -> std::result::Result<Mimic, String> {
+        match s.trim() {
+            "" | "all" => Ok(Mimic::All),
+            "cryptomus" => Ok(Mimic::Cryptomus),
+            "recurrente" => Ok(Mimic::Recurrente),
+            other => Err(format!("`{other}` is not one of `recurrente`, `cryptomus`, `all`")),
+        }
+    }
+}
+
 impl Mimic {
     /// The capabilities of the provider mimicked (kept equal to the real adapters' by a test in
     /// the workspace's conformance suite).

@@ -194,17 +194,11 @@ impl GatewayConfig {
             #[cfg(feature = "fake")]
             GatewayConfig::Fake { mimic } => {
                 use paycycle_sim::fake::{FakeGateway, Mimic};
-                let mimic = match mimic.as_deref().map(str::trim) {
-                    None | Some("" | "all") => Mimic::All,
-                    Some("cryptomus") => Mimic::Cryptomus,
-                    Some("recurrente") => Mimic::Recurrente,
-                    Some(other) => {
-                        return Err(Error::config(
-                            "mimic",
-                            format!("`{other}` is not one of `recurrente`, `cryptomus`, `all`"),
-                        ));
-                    }
-                };
+                let mimic: Mimic = mimic
+                    .as_deref()
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|e| Error::config("mimic", e))?;
                 Ok(Arc::new(FakeGateway::new(mimic)))
             }
             #[allow(unreachable_patterns)]
