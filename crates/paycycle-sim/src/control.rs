@@ -13,12 +13,18 @@
 //! | `POST /__sim/recurrente/subscriptions/{id}/pause`, `…/resume` | pause or resume (as from Recurrente's dashboard) |
 //! | `POST /__sim/recurrente/payment_methods/{id}/fail_next_charge` `{"count": N}` | the next N one-time payments with this card are declined |
 //! | `POST /__sim/recurrente/webhook_endpoints/{id}/disable`, `…/enable` | stop or resume deliveries to an endpoint |
+//! | `PUT /__sim/delivery` `{"url_prefix": "http://127.0.0.1:1234/webhooks/", "copies": 10, "concurrent": true, "shuffle_window": 5, "drop_per_mille": 300, "seed": 7}` | sets a [`DeliveryMode`](crate::DeliveryMode) for the URLs with that prefix (absent or `null`: every URL; the other fields default to the ordinary behaviour); answers `{"modes": [...]}` |
+//! | `GET /__sim/delivery` | `{"modes": [{"url_prefix": …, "copies": …, "concurrent": …, "shuffle_window": …, "drop_per_mille": …, "seed": …}]}` |
+//! | `DELETE /__sim/delivery` | removes every delivery mode; answers `{"modes": []}` |
 //!
 //! The payer routes answer JSON (Cryptomus: `{"recurrence": …, "transitions": […]}`;
 //! Recurrente: the ids made, `checkout`, `subscription` and `transitions`), or, with
 //! `?redirect=page` (what the payer pages' buttons send), `303 See Other` back to the page.
 //! Bodies are JSON or form-encoded. Errors are `{"error": "<code>", "message": "…"}` with 404
-//! (unknown object), 409 (not in a state that allows it) or 422 (a malformed request).
+//! (unknown object), 409 (not in a state that allows it) or 422 (a malformed request);
+//! `PUT /__sim/delivery` answers 400 `invalid_delivery_mode` to a body that is not such an
+//! object (unknown fields included) or to a value out of range (`copies` 0 or above 1000,
+//! `drop_per_mille` above 1000).
 
 use std::sync::Arc;
 
@@ -29,12 +35,13 @@ use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::engine::{EngineError, Transition};
 use crate::server::Shared;
-use crate::{SimError, cryptomus, recurrente, rfc3339};
+use crate::{DeliveryMode, SimError, cryptomus, recurrente, rfc3339};
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -66,6 +73,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/__sim/clock/advance", post(advance))
         .route("/__sim/clock", get(clock))
         .route("/__sim/webhooks", get(webhooks))
+        .route(
+            "/__sim/delivery",
+            get(delivery_modes).put(set_delivery_mode).delete(clear_delivery_modes),
+        )
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -365,6 +376,80 @@ async fn webhooks(State(s): State<Arc<Shared>>) -> Response {
     .into_response()
 }
 
+/// The body of `PUT /__sim/delivery`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModeBody {
+    url_prefix: Option<String>,
+    copies: Option<u32>,
+    concurrent: Option<bool>,
+    shuffle_window: Option<u32>,
+    drop_per_mille: Option<u16>,
+    seed: Option<u64>,
+}
+
+/// Reads a `PUT /__sim/delivery` body: the prefix and the mode (not yet range-checked).
+fn parse_mode(body: &[u8]) -> Result<(Option<String>, DeliveryMode), String> {
+    let b: ModeBody =
+        serde_json::from_slice(body).map_err(|e| format!("the body must be a JSON object like {EXAMPLE}: {e}"))?;
+    let d = DeliveryMode::default();
+    let mode = DeliveryMode::default()
+        .copies(b.copies.unwrap_or(d.copies))
+        .concurrent(b.concurrent.unwrap_or(d.concurrent))
+        .shuffle_window(b.shuffle_window.unwrap_or(d.shuffle_window))
+        .drop_per_mille(b.drop_per_mille.unwrap_or(d.drop_per_mille))
+        .seed(b.seed.unwrap_or(d.seed));
+    Ok((b.url_prefix, mode))
+}
+
+const EXAMPLE: &str = concat!(
+    r#"{"url_prefix": "http://127.0.0.1:1234/webhooks/", "copies": 2, "concurrent": true, "#,
+    r#""shuffle_window": 5, "drop_per_mille": 300, "seed": 7}"#
+);
+
+fn modes_json(s: &Shared) -> Response {
+    let modes: Vec<Value> = s
+        .delivery
+        .modes()
+        .into_iter()
+        .map(|(prefix, m)| {
+            json!({
+                "url_prefix": prefix,
+                "copies": m.copies,
+                "concurrent": m.concurrent,
+                "shuffle_window": m.shuffle_window,
+                "drop_per_mille": m.drop_per_mille,
+                "seed": m.seed,
+            })
+        })
+        .collect();
+    axum::Json(json!({ "modes": modes })).into_response()
+}
+
+async fn delivery_modes(State(s): State<Arc<Shared>>) -> Response {
+    modes_json(&s)
+}
+
+async fn set_delivery_mode(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    const CODE: &str = "invalid_delivery_mode";
+    let (prefix, mode) = match parse_mode(&body) {
+        Ok(p) => p,
+        Err(msg) => return error(StatusCode::BAD_REQUEST, CODE, &msg),
+    };
+    match s.delivery.set_mode(prefix.as_deref(), mode) {
+        Ok(()) => modes_json(&s),
+        Err(SimError::InvalidConfig { field, reason }) => {
+            error(StatusCode::BAD_REQUEST, CODE, &format!("`{field}` {reason}"))
+        }
+        Err(e) => sim_error(&e),
+    }
+}
+
+async fn clear_delivery_modes(State(s): State<Arc<Shared>>) -> Response {
+    s.delivery.clear_modes();
+    modes_json(&s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +475,25 @@ mod tests {
         assert!(parse_advance(br#"{}"#).is_err());
         assert!(parse_advance(b"nope").is_err());
         assert!(parse_advance(br#"{"days": 9223372036854775807}"#).is_err());
+    }
+
+    #[test]
+    fn delivery_mode_bodies() {
+        let (prefix, mode) = parse_mode(br#"{"url_prefix": "http://127.0.0.1:1/h", "copies": 3, "seed": 9}"#).unwrap();
+        assert_eq!(prefix.as_deref(), Some("http://127.0.0.1:1/h"));
+        assert_eq!(mode, DeliveryMode::default().copies(3).seed(9));
+        let (prefix, mode) = parse_mode(b"{}").unwrap();
+        assert_eq!((prefix, mode), (None, DeliveryMode::default()));
+        assert!(
+            parse_mode(br#"{"copy": 2}"#)
+                .unwrap_err()
+                .contains("unknown field `copy`")
+        );
+        assert!(parse_mode(br#"{"copies": -1}"#).is_err());
+        assert!(parse_mode(br#"{"drop_per_mille": 0.5}"#).is_err());
+        assert!(parse_mode(br#"{"concurrent": "yes"}"#).is_err());
+        assert!(parse_mode(b"[]").is_err());
+        assert!(parse_mode(b"").is_err());
     }
 
     #[test]

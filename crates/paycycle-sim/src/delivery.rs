@@ -1,7 +1,40 @@
-//! Webhook delivery: one queue, one worker, in order, with retries in real time.
+//! Webhook delivery: one queue, one worker, in order, with retries in real time; optionally, per
+//! endpoint, with chaos ([`DeliveryMode`]).
 //!
 //! Only loopback URLs are dialed (`127.0.0.0/8`, `::1`, `localhost`): any other callback URL is
 //! logged as refused and never contacted, so the simulator cannot reach the network.
+//!
+//! # Delivery modes
+//! By default every webhook is delivered once, in the order it was queued, each delivery (with
+//! its retries) finished before the next starts. [`Simulator::set_delivery_mode`] (or
+//! `PUT /__sim/delivery`) changes that for the webhooks whose URL starts with a prefix (`None`:
+//! every URL; the longest matching prefix wins), to test that a receiver copes with what real
+//! providers do under load:
+//!
+//! - `copies: N`: each webhook is delivered N times, each copy a full delivery with its own
+//!   retries and its own [`DeliveryRecord`] (`copy` 1..=N, `copy_of` the first copy's id).
+//!   Copies are identical as a redelivery is: Recurrente's keep the same `svix-id` (the
+//!   signature is made again with each attempt's time), Cryptomus' are byte-identical bodies.
+//! - `concurrent: true`: deliveries start without waiting for the previous one to finish (at
+//!   most [`MAX_CONCURRENT_DELIVERIES`] at a time), so copies and consecutive webhooks race each
+//!   other at the receiver.
+//! - `shuffle_window: W` (W ≥ 2): up to W consecutive webhooks matched by the same rule are
+//!   held and then delivered in a random order. A window that is not full is released after
+//!   [`SHUFFLE_IDLE`] without a new webhook for it, or at once by
+//!   [`Simulator::flush_webhooks`], so nothing is held forever.
+//! - `drop_per_mille: P` (0..=1000): P webhooks in a thousand are dropped: never sent, logged
+//!   with [`DeliveryOutcome::Dropped`].
+//! - `seed`: drops and shuffles are drawn from a small PRNG (splitmix64) seeded with it when the
+//!   mode is set, in the order webhooks are queued: the same seed and the same webhooks give
+//!   the same drops and the same order.
+//!
+//! A mode applies to the webhooks queued after it is set. [`Simulator::flush_webhooks`] still
+//! waits for everything (held windows, concurrent deliveries and every copy), and
+//! [`Simulator::pending_webhooks`] counts each copy.
+//!
+//! [`Simulator::set_delivery_mode`]: crate::Simulator::set_delivery_mode
+//! [`Simulator::flush_webhooks`]: crate::Simulator::flush_webhooks
+//! [`Simulator::pending_webhooks`]: crate::Simulator::pending_webhooks
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,8 +44,21 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use paycycle_core::GatewayId;
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 use url::{Host, Url};
+
+use crate::SimError;
+
+/// Most deliveries in flight at once in [`DeliveryMode::concurrent`] mode (over every endpoint).
+pub const MAX_CONCURRENT_DELIVERIES: usize = 16;
+
+/// How long a shuffle window that is not full waits for another webhook before it is delivered.
+pub const SHUFFLE_IDLE: StdDuration = StdDuration::from_millis(20);
+
+/// Most copies [`DeliveryMode::copies`] accepts.
+pub const MAX_COPIES: u32 = 1000;
 
 /// How deliveries are retried. Waits are in real time, not simulated time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,12 +202,212 @@ impl Webhook {
     }
 }
 
+/// How the webhooks to some endpoints are delivered: copies, concurrency, reordering, drops.
+///
+/// The default is the simulator's ordinary behaviour: once each, in order, nothing dropped. Set
+/// it with [`Simulator::set_delivery_mode`](crate::Simulator::set_delivery_mode); see
+/// [the crate documentation](crate#webhook-delivery-modes) for what each setting does.
+///
+/// ```
+/// use paycycle_sim::DeliveryMode;
+///
+/// let chaos = DeliveryMode::default()
+///     .copies(3)
+///     .concurrent(true)
+///     .shuffle_window(5)
+///     .drop_per_mille(300)
+///     .seed(7);
+/// assert_eq!(chaos.copies, 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DeliveryMode {
+    /// Deliveries of each webhook (1..=[`MAX_COPIES`]; default 1).
+    pub copies: u32,
+    /// Deliver without waiting for the previous delivery to finish (default false).
+    pub concurrent: bool,
+    /// Reorder up to this many consecutive webhooks at random (0 or 1, the default: no reordering).
+    pub shuffle_window: u32,
+    /// Webhooks dropped per thousand (0..=1000; default 0).
+    pub drop_per_mille: u16,
+    /// Seeds the drops and the shuffles (default 0).
+    pub seed: u64,
+}
+
+impl Default for DeliveryMode {
+    fn default() -> Self {
+        DeliveryMode {
+            copies: 1,
+            concurrent: false,
+            shuffle_window: 0,
+            drop_per_mille: 0,
+            seed: 0,
+        }
+    }
+}
+
+impl DeliveryMode {
+    /// Delivers every webhook `n` times (1..=[`MAX_COPIES`], checked when the mode is set).
+    #[must_use]
+    pub fn copies(mut self, n: u32) -> Self {
+        self.copies = n;
+        self
+    }
+
+    /// Starts each delivery without waiting for the previous one.
+    #[must_use]
+    pub fn concurrent(mut self, yes: bool) -> Self {
+        self.concurrent = yes;
+        self
+    }
+
+    /// Delivers up to `n` consecutive webhooks in a random order (0 or 1: in order).
+    #[must_use]
+    pub fn shuffle_window(mut self, n: u32) -> Self {
+        self.shuffle_window = n;
+        self
+    }
+
+    /// Drops `n` webhooks in a thousand (0..=1000, checked when the mode is set).
+    #[must_use]
+    pub fn drop_per_mille(mut self, n: u16) -> Self {
+        self.drop_per_mille = n;
+        self
+    }
+
+    /// Seeds the drops and the shuffles.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// `Ok` when every setting is in range.
+    pub(crate) fn check(&self) -> Result<(), SimError> {
+        if !(1..=MAX_COPIES).contains(&self.copies) {
+            return Err(SimError::InvalidConfig {
+                field: "copies",
+                reason: format!("must be 1..={MAX_COPIES}, not {}", self.copies),
+            });
+        }
+        if self.drop_per_mille > 1000 {
+            return Err(SimError::InvalidConfig {
+                field: "drop_per_mille",
+                reason: format!("must be 0..=1000, not {}", self.drop_per_mille),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// splitmix64: a tiny seeded PRNG, enough to make drops and shuffles reproducible.
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// One `set_delivery_mode`: a prefix, its mode and the mode's random streams.
+#[derive(Debug)]
+struct Rule {
+    /// Distinguishes the windows of rules set at different times.
+    serial: u64,
+    prefix: Option<String>,
+    mode: DeliveryMode,
+    drops: SplitMix64,
+    shuffles: SplitMix64,
+}
+
+/// What the rule matching a webhook decided for it.
+struct Plan {
+    copies: u32,
+    dropped: bool,
+    route: Route,
+}
+
+/// How the worker sends a job.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    concurrent: bool,
+    /// The shuffle window (≥ 2) and its rule's serial, if held.
+    window: Option<(u32, u64)>,
+    /// Where the job goes in its window: windows are delivered sorted by it.
+    shuffle_key: u64,
+}
+
+impl Route {
+    const ORDERED: Route = Route {
+        concurrent: false,
+        window: None,
+        shuffle_key: 0,
+    };
+}
+
+#[derive(Debug, Default)]
+struct Rules {
+    rules: Vec<Rule>,
+    next_serial: u64,
+}
+
+impl Rules {
+    fn set(&mut self, prefix: Option<String>, mode: DeliveryMode) {
+        self.next_serial += 1;
+        let rule = Rule {
+            serial: self.next_serial,
+            drops: SplitMix64(mode.seed),
+            shuffles: SplitMix64(mode.seed ^ 0x5348_5546_464C_4521),
+            prefix,
+            mode,
+        };
+        match self.rules.iter_mut().find(|r| r.prefix == rule.prefix) {
+            Some(r) => *r = rule,
+            None => self.rules.push(rule),
+        }
+    }
+
+    /// The rule with the longest prefix of `url`.
+    fn matching(&mut self, url: &str) -> Option<&mut Rule> {
+        self.rules
+            .iter_mut()
+            .filter(|r| r.prefix.as_deref().is_none_or(|p| url.starts_with(p)))
+            .max_by_key(|r| r.prefix.as_deref().map_or(0, |p| p.len() + 1))
+    }
+
+    fn plan(&mut self, url: &str) -> Plan {
+        let Some(rule) = self.matching(url) else {
+            return Plan {
+                copies: 1,
+                dropped: false,
+                route: Route::ORDERED,
+            };
+        };
+        let dropped = rule.mode.drop_per_mille > 0 && rule.drops.next() % 1000 < u64::from(rule.mode.drop_per_mille);
+        let window = (rule.mode.shuffle_window >= 2).then_some((rule.mode.shuffle_window, rule.serial));
+        Plan {
+            copies: rule.mode.copies.max(1),
+            dropped,
+            route: Route {
+                concurrent: rule.mode.concurrent,
+                window,
+                shuffle_key: if window.is_some() { rule.shuffles.next() } else { 0 },
+            },
+        }
+    }
+}
+
 /// Where a delivery stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DeliveryOutcome {
-    /// Queued or being attempted.
+    /// Queued, held in a shuffle window, or being attempted.
     Pending,
     /// A 2xx answer.
     Delivered {
@@ -177,6 +423,8 @@ pub enum DeliveryOutcome {
     },
     /// The simulator shut down before it was delivered.
     Abandoned,
+    /// Dropped on purpose by a [`DeliveryMode::drop_per_mille`]: never sent.
+    Dropped,
 }
 
 /// One attempt.
@@ -191,12 +439,17 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
-/// The log entry of one webhook.
+/// The log entry of one delivery: one webhook, or one copy of a webhook sent several times
+/// ([`DeliveryMode::copies`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DeliveryRecord {
-    /// Order of enqueuing, from 1.
+    /// Order of enqueuing, from 1 (the copies of a webhook have consecutive ids).
     pub id: u64,
+    /// Which copy this is, from 1 (1 for a webhook sent once).
+    pub copy: u32,
+    /// For copies after the first, the `id` of the first copy's record.
+    pub copy_of: Option<u64>,
     /// The gateway.
     pub gateway: String,
     /// What it is.
@@ -214,21 +467,42 @@ pub struct DeliveryRecord {
     pub outcome: DeliveryOutcome,
 }
 
+/// One webhook to deliver, with a record per copy.
 #[derive(Debug)]
 struct Job {
-    id: u64,
-    webhook: Webhook,
+    ids: Vec<u64>,
+    webhook: Arc<Webhook>,
+    route: Route,
+}
+
+#[derive(Debug)]
+enum Msg {
+    Job(Job),
+    /// Deliver every held shuffle window now.
+    Release,
 }
 
 #[derive(Debug, Default)]
 struct Log {
     records: Vec<DeliveryRecord>,
+    rules: Rules,
+}
+
+impl Log {
+    fn record_mut(&mut self, id: u64) -> Option<&mut DeliveryRecord> {
+        // Ids are positions from 1; the search is a fallback that never runs.
+        let i = usize::try_from(id).ok()?.checked_sub(1)?;
+        match self.records.get(i) {
+            Some(r) if r.id == id => self.records.get_mut(i),
+            _ => self.records.iter_mut().find(|r| r.id == id),
+        }
+    }
 }
 
 /// The delivery queue. Cheap to clone; all clones feed the same worker.
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
-    tx: mpsc::UnboundedSender<Job>,
+    tx: mpsc::UnboundedSender<Msg>,
     log: Arc<Mutex<Log>>,
     outstanding: watch::Sender<u64>,
 }
@@ -244,9 +518,12 @@ impl Delivery {
         let (outstanding, _) = watch::channel(0u64);
         let d = Delivery { tx, log, outstanding };
         let worker = Worker {
-            delivery: d.clone(),
-            policy,
-            client: loopback_client(),
+            sender: Sender {
+                delivery: d.clone(),
+                policy: Arc::new(policy),
+                client: loopback_client(),
+            },
+            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_DELIVERIES)),
         };
         let handle = tokio::spawn(worker.run(rx, shutdown));
         (d, handle)
@@ -256,33 +533,81 @@ impl Delivery {
         self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a webhook; returns its record id.
+    /// Sets how the webhooks to URLs starting with `prefix` (every URL for `None` or `""`) are
+    /// delivered, replacing the mode set for that prefix before.
+    pub(crate) fn set_mode(&self, prefix: Option<&str>, mode: DeliveryMode) -> Result<(), SimError> {
+        mode.check()?;
+        let prefix = prefix.filter(|p| !p.is_empty()).map(str::to_owned);
+        self.lock().rules.set(prefix, mode);
+        Ok(())
+    }
+
+    /// Forgets every delivery mode (webhooks already queued keep theirs).
+    pub(crate) fn clear_modes(&self) {
+        self.lock().rules.rules.clear();
+    }
+
+    /// The modes set, in the order they were first set.
+    pub(crate) fn modes(&self) -> Vec<(Option<String>, DeliveryMode)> {
+        self.lock()
+            .rules
+            .rules
+            .iter()
+            .map(|r| (r.prefix.clone(), r.mode.clone()))
+            .collect()
+    }
+
+    /// Queues a webhook (as many copies as its delivery mode says, or none when the mode drops
+    /// it); returns the id of its (first) record.
     pub(crate) fn enqueue(&self, webhook: Webhook) -> u64 {
-        let id = {
-            let mut log = self.lock();
-            let id = log.records.len() as u64 + 1;
+        let headers = webhook.headers_at(Utc::now().timestamp()).unwrap_or_default();
+        let body = String::from_utf8_lossy(&webhook.body).into_owned();
+        // One lock for the plan, the records and the send: ids, random draws and the queue
+        // agree on the order.
+        let mut log = self.lock();
+        let plan = log.rules.plan(&webhook.url);
+        let first = log.records.len() as u64 + 1;
+        let copies = if plan.dropped { 1 } else { plan.copies };
+        for copy in 1..=copies {
             log.records.push(DeliveryRecord {
-                id,
+                id: first + u64::from(copy) - 1,
+                copy,
+                copy_of: (copy > 1).then_some(first),
                 gateway: webhook.gateway.to_string(),
                 event: webhook.event.clone(),
                 url: webhook.url.clone(),
-                headers: webhook.headers_at(Utc::now().timestamp()).unwrap_or_default(),
-                body: String::from_utf8_lossy(&webhook.body).into_owned(),
+                headers: headers.clone(),
+                body: body.clone(),
                 attempts: Vec::new(),
-                outcome: DeliveryOutcome::Pending,
+                outcome: if plan.dropped {
+                    DeliveryOutcome::Dropped
+                } else {
+                    DeliveryOutcome::Pending
+                },
             });
-            id
-        };
-        self.outstanding.send_modify(|n| *n += 1);
-        if let Err(mpsc::error::SendError(job)) = self.tx.send(Job { id, webhook }) {
-            // The worker is gone (shut down): record it and do not count it as outstanding.
-            self.finish(job.id, DeliveryOutcome::Abandoned);
         }
-        id
+        if plan.dropped {
+            tracing::debug!(url = %webhook.url, event = %webhook.event, "paycycle-sim dropped a webhook");
+            return first;
+        }
+        let ids: Vec<u64> = (first..first + u64::from(copies)).collect();
+        self.outstanding.send_modify(|n| *n += u64::from(copies));
+        let job = Job {
+            ids,
+            webhook: Arc::new(webhook),
+            route: plan.route,
+        };
+        if let Err(mpsc::error::SendError(Msg::Job(job))) = self.tx.send(Msg::Job(job)) {
+            // The worker is gone (shut down): record it and do not count it as outstanding.
+            for id in job.ids {
+                finish_locked(&mut log, &self.outstanding, id, DeliveryOutcome::Abandoned);
+            }
+        }
+        first
     }
 
     fn record_attempt(&self, id: u64, attempt: Attempt, headers: &[(String, String)]) {
-        if let Some(r) = self.lock().records.iter_mut().find(|r| r.id == id) {
+        if let Some(r) = self.lock().record_mut(id) {
             r.attempts.push(attempt);
             if r.headers.as_slice() != headers {
                 r.headers = headers.to_vec();
@@ -290,11 +615,20 @@ impl Delivery {
         }
     }
 
+    /// Settles a pending delivery (once: a settled one is left as it is).
     fn finish(&self, id: u64, outcome: DeliveryOutcome) {
-        if let Some(r) = self.lock().records.iter_mut().find(|r| r.id == id) {
-            r.outcome = outcome;
+        finish_locked(&mut self.lock(), &self.outstanding, id, outcome);
+    }
+
+    /// Settles every pending delivery as abandoned.
+    fn abandon_pending(&self) {
+        let mut log = self.lock();
+        let mut n = 0u64;
+        for r in log.records.iter_mut().filter(|r| r.outcome == DeliveryOutcome::Pending) {
+            r.outcome = DeliveryOutcome::Abandoned;
+            n += 1;
         }
-        self.outstanding.send_modify(|n| *n = n.saturating_sub(1));
+        self.outstanding.send_modify(|o| *o = o.saturating_sub(n));
     }
 
     /// Every delivery so far, oldest first.
@@ -302,16 +636,28 @@ impl Delivery {
         self.lock().records.clone()
     }
 
-    /// Deliveries queued or in flight.
+    /// Deliveries (copies included) queued, held or in flight.
     pub(crate) fn outstanding(&self) -> u64 {
         *self.outstanding.borrow()
     }
 
-    /// Waits until the queue is empty and nothing is in flight.
+    /// Releases the held shuffle windows and waits until the queue is empty and nothing is in
+    /// flight.
     pub(crate) async fn flush(&self) {
+        // Fails only when the worker is gone, and then nothing is outstanding.
+        let _ = self.tx.send(Msg::Release);
         let mut rx = self.outstanding.subscribe();
         // `wait_for` fails only when the sender is dropped, and `self` holds it.
         let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+fn finish_locked(log: &mut Log, outstanding: &watch::Sender<u64>, id: u64, outcome: DeliveryOutcome) {
+    if let Some(r) = log.record_mut(id)
+        && r.outcome == DeliveryOutcome::Pending
+    {
+        r.outcome = outcome;
+        outstanding.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -353,41 +699,152 @@ pub(crate) fn check_loopback(url: &str) -> Result<Url, String> {
     }
 }
 
-struct Worker {
+/// Sends one delivery (with its retries). Cheap to clone into a concurrent task.
+#[derive(Clone)]
+struct Sender {
     delivery: Delivery,
-    policy: DeliveryPolicy,
+    policy: Arc<DeliveryPolicy>,
     client: reqwest::Client,
 }
 
+/// Shuffle windows being filled, one per rule.
+#[derive(Debug)]
+struct Held {
+    rule: u64,
+    jobs: Vec<Job>,
+    /// When the window is released if it does not fill.
+    deadline: Instant,
+}
+
+struct Worker {
+    sender: Sender,
+    permits: Arc<Semaphore>,
+}
+
 impl Worker {
-    async fn run(self, mut rx: mpsc::UnboundedReceiver<Job>, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            let job = tokio::select! {
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Msg>, mut shutdown: watch::Receiver<bool>) {
+        let mut held: Vec<Held> = Vec::new();
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        'run: loop {
+            while tasks.try_join_next().is_some() {}
+            let deadline = held.iter().map(|h| h.deadline).min();
+            let msg = tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => break,
-                job = rx.recv() => match job {
-                    Some(job) => job,
+                () = until(deadline) => None,
+                msg = rx.recv() => match msg {
+                    Some(msg) => Some(msg),
                     None => break,
                 },
             };
-            let id = job.id;
-            tokio::select! {
-                biased;
-                _ = shutdown.wait_for(|stop| *stop) => {
-                    self.delivery.finish(id, DeliveryOutcome::Abandoned);
-                    break;
+            let ready = match msg {
+                Some(Msg::Job(job)) => hold(&mut held, job),
+                Some(Msg::Release) => release(&mut held, |_| true),
+                None => {
+                    let now = Instant::now();
+                    release(&mut held, |h| h.deadline <= now)
                 }
-                () = self.deliver(job) => {}
+            };
+            for job in ready {
+                if job.route.concurrent {
+                    self.spawn(&mut tasks, job);
+                    continue;
+                }
+                tokio::select! {
+                    biased;
+                    _ = shutdown.wait_for(|stop| *stop) => break 'run,
+                    () = self.sender.deliver_in_turn(&job) => {}
+                }
             }
         }
         rx.close();
-        while let Ok(job) = rx.try_recv() {
-            self.delivery.finish(job.id, DeliveryOutcome::Abandoned);
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        // Whatever is still queued, held or was cut short.
+        while rx.try_recv().is_ok() {}
+        self.sender.delivery.abandon_pending();
+    }
+
+    /// Starts every copy of `job` as its own task (bounded by the permits).
+    fn spawn(&self, tasks: &mut JoinSet<()>, job: Job) {
+        for id in job.ids {
+            let sender = self.sender.clone();
+            let webhook = job.webhook.clone();
+            let permits = self.permits.clone();
+            tasks.spawn(async move {
+                // The semaphore is never closed; if it were, the shutdown settles the delivery.
+                if let Ok(_permit) = permits.acquire_owned().await {
+                    sender.deliver(id, &webhook).await;
+                }
+            });
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Holds `job` in its rule's shuffle window; returns what is ready to deliver: the job itself
+/// when it is not shuffled, the shuffled window when it is full.
+fn hold(held: &mut Vec<Held>, job: Job) -> Vec<Job> {
+    let Some((size, rule)) = job.route.window else {
+        return vec![job];
+    };
+    let deadline = Instant::now() + SHUFFLE_IDLE;
+    let i = match held.iter().position(|h| h.rule == rule) {
+        Some(i) => i,
+        None => {
+            held.push(Held {
+                rule,
+                jobs: Vec::new(),
+                deadline,
+            });
+            held.len() - 1
+        }
+    };
+    let Some(window) = held.get_mut(i) else {
+        return vec![job];
+    };
+    window.jobs.push(job);
+    window.deadline = deadline;
+    if window.jobs.len() < size as usize {
+        return Vec::new();
+    }
+    release(held, |h| h.rule == rule)
+}
+
+/// Takes the windows `which` selects, each in its shuffled order.
+fn release(held: &mut Vec<Held>, which: impl Fn(&Held) -> bool) -> Vec<Job> {
+    let mut out = Vec::new();
+    let mut kept = Vec::with_capacity(held.len());
+    for mut h in held.drain(..) {
+        if which(&h) {
+            // Sorting by independent random keys is a uniform shuffle (stable on a tie).
+            h.jobs.sort_by_key(|j| j.route.shuffle_key);
+            out.extend(h.jobs);
+        } else {
+            kept.push(h);
+        }
+    }
+    *held = kept;
+    out
+}
+
+impl Sender {
+    /// Delivers the copies of `job` one after the other.
+    async fn deliver_in_turn(&self, job: &Job) {
+        for &id in &job.ids {
+            self.deliver(id, &job.webhook).await;
         }
     }
 
-    async fn deliver(&self, job: Job) {
-        let Job { id, webhook } = job;
+    /// Delivers one copy, with retries, and settles its record.
+    async fn deliver(&self, id: u64, webhook: &Webhook) {
         let url = match check_loopback(&webhook.url) {
             Ok(url) => url,
             Err(reason) => {
@@ -499,6 +956,97 @@ mod tests {
         ] {
             assert!(check_loopback(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn the_longest_prefix_wins() {
+        let mut rules = Rules::default();
+        rules.set(None, DeliveryMode::default().copies(2));
+        rules.set(Some("http://127.0.0.1:1/".into()), DeliveryMode::default().copies(3));
+        rules.set(Some("http://127.0.0.1:1/a/".into()), DeliveryMode::default().copies(4));
+        assert_eq!(rules.plan("http://127.0.0.1:1/a/hook").copies, 4);
+        assert_eq!(rules.plan("http://127.0.0.1:1/b/hook").copies, 3);
+        assert_eq!(rules.plan("http://127.0.0.1:2/a/hook").copies, 2);
+        // Setting a prefix again replaces its mode.
+        rules.set(None, DeliveryMode::default().copies(5));
+        assert_eq!(rules.rules.len(), 3);
+        assert_eq!(rules.plan("http://localhost/").copies, 5);
+        assert_eq!(Rules::default().plan("http://localhost/").copies, 1);
+    }
+
+    #[test]
+    fn drops_are_seeded() {
+        let draw = |seed: u64, per_mille: u16| {
+            let mut rules = Rules::default();
+            rules.set(None, DeliveryMode::default().drop_per_mille(per_mille).seed(seed));
+            (0..1000)
+                .map(|_| rules.plan("http://127.0.0.1/").dropped)
+                .collect::<Vec<_>>()
+        };
+        let a = draw(3, 250);
+        assert_eq!(a, draw(3, 250));
+        assert_ne!(a, draw(4, 250));
+        let n = a.iter().filter(|d| **d).count();
+        assert!((180..=320).contains(&n), "{n}");
+        assert!(draw(3, 0).iter().all(|d| !d));
+        assert!(draw(3, 1000).iter().all(|d| *d));
+    }
+
+    #[test]
+    fn modes_are_checked() {
+        assert!(DeliveryMode::default().check().is_ok());
+        assert!(
+            DeliveryMode::default()
+                .copies(MAX_COPIES)
+                .drop_per_mille(1000)
+                .check()
+                .is_ok()
+        );
+        assert!(DeliveryMode::default().copies(0).check().is_err());
+        assert!(DeliveryMode::default().copies(MAX_COPIES + 1).check().is_err());
+        assert!(DeliveryMode::default().drop_per_mille(1001).check().is_err());
+    }
+
+    #[tokio::test]
+    async fn shutdown_abandons_what_is_held_queued_or_in_flight() {
+        use tokio::net::TcpListener;
+        // A receiver that accepts connections and never answers.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _server = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                open.push(conn);
+            }
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let (d, worker) = Delivery::start(DeliveryPolicy::default(), stop_rx);
+        let concurrent = format!("http://{addr}/concurrent");
+        let held = format!("http://{addr}/held");
+        d.set_mode(Some(&concurrent), DeliveryMode::default().copies(3).concurrent(true))
+            .unwrap();
+        d.set_mode(Some(&held), DeliveryMode::default().shuffle_window(100))
+            .unwrap();
+        let hook = |url: &str| Webhook::new(crate::cryptomus::GATEWAY, "test", url, b"{}".to_vec());
+        d.enqueue(hook(&concurrent));
+        d.enqueue(hook(&held));
+        d.enqueue(hook(&format!("http://{addr}/ordered")));
+        d.enqueue(hook(&format!("http://{addr}/ordered")));
+        assert_eq!(d.outstanding(), 6);
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+        stop.send(true).unwrap();
+        worker.await.unwrap();
+        assert_eq!(d.outstanding(), 0);
+        let records = d.records();
+        assert_eq!(records.len(), 6);
+        assert!(
+            records.iter().all(|r| r.outcome == DeliveryOutcome::Abandoned),
+            "{records:#?}"
+        );
+        // Queued after the shutdown: abandoned at once.
+        d.enqueue(hook(&concurrent));
+        assert_eq!(d.outstanding(), 0);
+        assert_eq!(d.records().len(), 9);
     }
 
     #[test]

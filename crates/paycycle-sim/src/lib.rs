@@ -228,8 +228,55 @@
 //! `POST /__sim/recurrente/payment_methods/{id}/fail_next_charge`,
 //! `POST /__sim/recurrente/webhook_endpoints/{id}/disable`, `…/enable`,
 //! `POST /__sim/clock/advance` with `{"days": N}` or `{"seconds": N}` (renewals of both
-//! providers), `GET /__sim/clock`, `GET /__sim/webhooks`). The [`Simulator`] handle has
-//! in-process equivalents.
+//! providers), `GET /__sim/clock`, `GET /__sim/webhooks`, `PUT`/`GET`/`DELETE /__sim/delivery`).
+//! The [`Simulator`] handle has in-process equivalents.
+//!
+//! # Webhook delivery modes
+//! By default webhooks go through one queue, in order, each delivered once (with retries) before
+//! the next. To show that a receiver (a webhook ledger, say) is right under what real providers
+//! do, [`Simulator::set_delivery_mode`] (or `PUT /__sim/delivery`, body
+//! `{"url_prefix": "http://127.0.0.1:1234/webhooks/", "copies": 10, "concurrent": true,
+//! "shuffle_window": 5, "drop_per_mille": 300, "seed": 7}`, every field optional) sets a
+//! [`DeliveryMode`] for the URLs starting with a prefix (`None`/absent: every URL; the longest
+//! matching prefix wins), for the webhooks queued from then on:
+//!
+//! - `copies(n)`: every webhook is delivered `n` times (1..=[`MAX_COPIES`]), each copy a full
+//!   delivery with its own retries and its own [`DeliveryRecord`] (`copy`, `copy_of`).
+//!   Recurrente's copies keep the same `svix-id`, as a redelivery does; Cryptomus' are
+//!   byte-identical bodies.
+//! - `concurrent(true)`: deliveries start without waiting for the previous one (at most
+//!   [`MAX_CONCURRENT_DELIVERIES`] in flight), so copies race each other at the receiver.
+//! - `shuffle_window(w)`: up to `w` consecutive webhooks of that rule are held and delivered in a
+//!   random order; a window that does not fill is released after [`SHUFFLE_IDLE`] without a new
+//!   webhook, or at once by [`Simulator::flush_webhooks`].
+//! - `drop_per_mille(p)`: `p` webhooks in a thousand are never sent, and logged as
+//!   [`DeliveryOutcome::Dropped`].
+//! - `seed(s)`: drops and shuffles come from a PRNG seeded with `s` when the mode is set, drawn
+//!   in queue order: the same seed and the same webhooks give the same drops and order.
+//!
+//! [`Simulator::flush_webhooks`] still waits for everything (held windows, concurrent
+//! deliveries, every copy); [`Simulator::pending_webhooks`] counts copies.
+//! [`Simulator::clear_delivery_modes`] (`DELETE /__sim/delivery`) goes back to the default;
+//! [`Simulator::delivery_modes`] (`GET /__sim/delivery`) lists them. A mode out of range
+//! (`copies` 0, `drop_per_mille` above 1000) is [`SimError::InvalidConfig`], or HTTP 400
+//! `{"error": "invalid_delivery_mode", "message": "…"}`.
+//!
+//! ```
+//! use paycycle_sim::{DeliveryMode, SimConfig, Simulator};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::start(SimConfig::default()).await?;
+//! let chaos = DeliveryMode::default().copies(3).concurrent(true).shuffle_window(4).drop_per_mille(100).seed(7);
+//! sim.set_delivery_mode(Some("http://127.0.0.1:8080/webhooks/"), chaos)?;
+//! // … drive subscriptions; the receiver at that prefix sees duplicates, races, reordering, losses …
+//! sim.flush_webhooks().await;
+//! let dropped = sim.deliveries().iter().filter(|r| r.outcome == paycycle_sim::DeliveryOutcome::Dropped).count();
+//! assert_eq!(dropped, 0); // nothing was sent in this example
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # The engine
 //! [`Engine`] is the provider-neutral lifecycle (pending → active → renewals; past due and
@@ -269,7 +316,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 pub use clock::{ClockError, VirtualClock};
 #[cfg(feature = "server")]
-pub use delivery::{Attempt, DeliveryOutcome, DeliveryPolicy, DeliveryRecord};
+pub use delivery::{
+    Attempt, DeliveryMode, DeliveryOutcome, DeliveryPolicy, DeliveryRecord, MAX_CONCURRENT_DELIVERIES, MAX_COPIES,
+    SHUFFLE_IDLE,
+};
 pub use engine::{Engine, EngineError, Transition, TransitionKind};
 #[cfg(feature = "server")]
 pub use faults::Fault;
@@ -321,7 +371,7 @@ pub enum SimError {
     /// A setting cannot be used.
     #[error("invalid simulator setting `{field}`: {reason}")]
     InvalidConfig {
-        /// The [`SimConfig`] field.
+        /// The [`SimConfig`] field (or the `DeliveryMode` field, for a delivery mode).
         field: &'static str,
         /// Why.
         reason: String,

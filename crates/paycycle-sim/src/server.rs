@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::VirtualClock;
-use crate::delivery::{Delivery, DeliveryPolicy, DeliveryRecord};
+use crate::delivery::{Delivery, DeliveryMode, DeliveryPolicy, DeliveryRecord};
 use crate::engine::{Engine, IdGen, Transition};
 use crate::recurrente::{self, Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
 use crate::{SimError, control, cryptomus, pages};
@@ -535,9 +535,48 @@ impl Simulator {
         self.shared.faults.add(fault);
     }
 
-    /// Waits until every queued webhook was delivered, refused or given up.
+    /// Waits until every queued webhook was delivered, refused or given up: held shuffle
+    /// windows are released at once, and concurrent deliveries and every copy are waited for.
     pub async fn flush_webhooks(&self) {
         self.shared.delivery.flush().await;
+    }
+
+    /// Sets how webhooks to URLs starting with `url_prefix` are delivered (`None` or `""`: every
+    /// URL; when several prefixes match, the longest wins), replacing the mode set before for
+    /// the same prefix. It applies to webhooks queued from now on. See [`DeliveryMode`].
+    ///
+    /// ```
+    /// use paycycle_sim::{DeliveryMode, SimConfig, Simulator};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// // Every webhook twice, racing, 10 % of them lost.
+    /// sim.set_delivery_mode(None, DeliveryMode::default().copies(2).concurrent(true).drop_per_mille(100).seed(7))?;
+    /// // But the ones to this receiver in a shuffled order, once each.
+    /// sim.set_delivery_mode(Some("http://127.0.0.1:9000/hooks/"), DeliveryMode::default().shuffle_window(5))?;
+    /// assert_eq!(sim.delivery_modes().len(), 2);
+    /// sim.clear_delivery_modes();
+    /// sim.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`SimError::InvalidConfig`] naming `copies` (not 1..=[`MAX_COPIES`](crate::MAX_COPIES))
+    /// or `drop_per_mille` (above 1000).
+    pub fn set_delivery_mode(&self, url_prefix: Option<&str>, mode: DeliveryMode) -> Result<(), SimError> {
+        self.shared.delivery.set_mode(url_prefix, mode)
+    }
+
+    /// Removes every delivery mode: webhooks queued from now on are delivered once each, in order.
+    pub fn clear_delivery_modes(&self) {
+        self.shared.delivery.clear_modes();
+    }
+
+    /// The delivery modes set, by URL prefix (`None`: every URL), in the order first set.
+    pub fn delivery_modes(&self) -> Vec<(Option<String>, DeliveryMode)> {
+        self.shared.delivery.modes()
     }
 
     /// The log of every webhook so far, oldest first.
@@ -545,7 +584,7 @@ impl Simulator {
         self.shared.delivery.records()
     }
 
-    /// Webhooks queued or in flight.
+    /// Deliveries queued, held in a shuffle window or in flight (each copy counts).
     pub fn pending_webhooks(&self) -> u64 {
         self.shared.delivery.outstanding()
     }
