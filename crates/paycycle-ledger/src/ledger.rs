@@ -132,6 +132,15 @@ impl LedgerBuilder {
         self
     }
 
+    /// Adds several gateways by name (e.g. every gateway of `paycycle::Gateways::iter`).
+    #[must_use]
+    pub fn gateways<N: Into<String>>(mut self, gateways: impl IntoIterator<Item = (N, Arc<dyn RecurringGateway>)>) -> Self {
+        for (name, gateway) in gateways {
+            self = self.gateway(name, gateway);
+        }
+        self
+    }
+
     /// Overrides when applying re-reads subscriptions from the gateway named `name` (added
     /// before).
     #[must_use]

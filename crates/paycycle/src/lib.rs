@@ -17,6 +17,9 @@
 //! | `cryptomus` (default) | [`cryptomus`]: Cryptomus crypto recurrence |
 //! | `sim` | [`sim`]: the local simulator of both providers' HTTP APIs |
 //! | `fake` | [`fake`]: the in-memory fake gateway, for testing apps without HTTP |
+//! | `ledger` | `ledger`: the production side (durable webhook inbox, subscriptions applied exactly once, changes, reconcile, access) on SQLite |
+//! | `ledger-postgres` | `ledger` on PostgreSQL, for many instances sharing one database |
+//! | `axum` | `ledger::router`: the webhook routes for an axum app (turns `ledger` on) |
 //!
 //! Everything of [`paycycle_core`] is re-exported here.
 #![forbid(unsafe_code)]
@@ -49,3 +52,9 @@ pub use paycycle_sim as sim;
 /// The in-memory fake gateway (feature `fake`).
 #[cfg(feature = "fake")]
 pub use paycycle_sim::fake;
+
+/// The production ledger (features `ledger`, `ledger-postgres`): a durable webhook inbox,
+/// subscriptions and payments applied exactly once, an outbox of changes, reconciliation and
+/// access.
+#[cfg(any(feature = "ledger", feature = "ledger-postgres"))]
+pub use paycycle_ledger as ledger;

@@ -49,6 +49,11 @@ impl Gateways {
         self.by_name.get(name)
     }
 
+    /// Every gateway with its name, sorted by name (e.g. to hand them all to a ledger).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<dyn RecurringGateway>)> {
+        self.by_name.iter().map(|(n, g)| (n.as_str(), g))
+    }
+
     /// The registered names, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
