@@ -88,6 +88,29 @@ impl Ledger {
         Ok(())
     }
 
+    /// Creates the consumer's row if needed and locks it for this transaction: every lease and
+    /// acknowledgement of one consumer is serialized (across instances on PostgreSQL; SQLite has
+    /// one writer anyway), so a change acknowledged and swept by one instance can never be
+    /// leased again by another that looked before the sweep. Returns the cursor.
+    async fn lock_consumer(&self, tx: &mut WriteTx<'_>, consumer: &str) -> Result<i64> {
+        sqlx::query(
+            "INSERT INTO paycycle_consumers (consumer, acked_through) VALUES ($1, 0) ON CONFLICT (consumer) DO NOTHING",
+        )
+        .bind(consumer)
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(LedgerError::store)?;
+        let sql = format!(
+            "SELECT acked_through FROM paycycle_consumers WHERE consumer = $1{}",
+            self.inner.store.backend.for_update()
+        );
+        sqlx::query_scalar(&sql)
+            .bind(consumer)
+            .fetch_one(&mut *tx.tx)
+            .await
+            .map_err(LedgerError::store)
+    }
+
     /// Leases up to `limit` of the oldest changes that `consumer` has neither acknowledged nor
     /// been handed within its lease, in sequence order. Acknowledge each with [`Ledger::ack`]
     /// once handled; an unacknowledged change comes back after the lease (at least once).
@@ -100,10 +123,11 @@ impl Ledger {
         let now = self.now();
         let lease_until = now + chrono::Duration::from_std(self.inner.lease).unwrap_or(chrono::Duration::seconds(30));
         let mut tx = self.inner.store.begin_write().await?;
+        let cursor = self.lock_consumer(&mut tx, consumer).await?;
         let seqs: Vec<i64> = sqlx::query_scalar(
             "INSERT INTO paycycle_change_leases (consumer, seq, leased_until, acked) \
              SELECT $1, o.seq, $2, 0 FROM paycycle_outbox o \
-             WHERE o.seq > COALESCE((SELECT acked_through FROM paycycle_consumers WHERE consumer = $1), 0) \
+             WHERE o.seq > $5 \
                AND NOT EXISTS (SELECT 1 FROM paycycle_change_leases l WHERE l.consumer = $1 AND l.seq = o.seq \
                                AND (l.acked = 1 OR l.leased_until > $3)) \
              ORDER BY o.seq LIMIT $4 \
@@ -115,6 +139,7 @@ impl Ledger {
         .bind(micros(lease_until))
         .bind(micros(now))
         .bind(i64::from(limit.max(1)))
+        .bind(cursor)
         .fetch_all(&mut *tx.tx)
         .await
         .map_err(LedgerError::store)?;
@@ -148,6 +173,7 @@ impl Ledger {
             return Ok(());
         }
         let mut tx = self.inner.store.begin_write().await?;
+        let current = self.lock_consumer(&mut tx, consumer).await?;
         for chunk in seqs.chunks(500) {
             let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
             let sql = format!(
@@ -162,13 +188,6 @@ impl Ledger {
         }
         // The cursor: just before the first change past it that is not acknowledged, or the
         // newest change when all are.
-        let current: i64 = sqlx::query_scalar(
-            "SELECT COALESCE((SELECT acked_through FROM paycycle_consumers WHERE consumer = $1), 0)",
-        )
-        .bind(consumer)
-        .fetch_one(&mut *tx.tx)
-        .await
-        .map_err(LedgerError::store)?;
         let first_open: Option<i64> = sqlx::query_scalar(
             "SELECT MIN(o.seq) FROM paycycle_outbox o WHERE o.seq > $2 AND NOT EXISTS \
              (SELECT 1 FROM paycycle_change_leases l WHERE l.consumer = $1 AND l.seq = o.seq AND l.acked = 1)",
@@ -186,12 +205,7 @@ impl Ledger {
                 .map_err(LedgerError::store)?,
         };
         if through > current {
-            let sql = format!(
-                "INSERT INTO paycycle_consumers (consumer, acked_through) VALUES ($1, $2) \
-                 ON CONFLICT (consumer) DO UPDATE SET acked_through = {}(paycycle_consumers.acked_through, $2)",
-                self.inner.store.backend.greatest()
-            );
-            sqlx::query(&sql)
+            sqlx::query("UPDATE paycycle_consumers SET acked_through = $2 WHERE consumer = $1")
                 .bind(consumer)
                 .bind(through)
                 .execute(&mut *tx.tx)

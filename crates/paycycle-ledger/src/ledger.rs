@@ -134,7 +134,10 @@ impl LedgerBuilder {
 
     /// Adds several gateways by name (e.g. every gateway of `paycycle::Gateways::iter`).
     #[must_use]
-    pub fn gateways<N: Into<String>>(mut self, gateways: impl IntoIterator<Item = (N, Arc<dyn RecurringGateway>)>) -> Self {
+    pub fn gateways<N: Into<String>>(
+        mut self,
+        gateways: impl IntoIterator<Item = (N, Arc<dyn RecurringGateway>)>,
+    ) -> Self {
         for (name, gateway) in gateways {
             self = self.gateway(name, gateway);
         }

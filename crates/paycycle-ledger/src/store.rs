@@ -66,13 +66,6 @@ impl Backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
-
-    pub(crate) fn greatest(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "max",
-            Backend::Postgres => "GREATEST",
-        }
-    }
 }
 
 /// The pool plus what the dialect needs.

@@ -33,7 +33,7 @@ on_both!(
 );
 
 async fn setup(db: Db, test: &str, mimic: Mimic, policy: AccessPolicy) -> Option<(Arc<FakeGateway>, Ledger)> {
-    let place = Place::new(db, test)?;
+    let place = Place::new(db, test).await?;
     let fake = Arc::new(FakeGateway::new(mimic));
     let ledger = place
         .builder()
@@ -240,7 +240,9 @@ async fn redelivered_and_reversed_webhooks_end_in_the_same_state(db: Db) {
 async fn a_late_event_never_reopens_a_cancelled_subscription(db: Db) {
     for refetch in [Refetch::Never, Refetch::WhenNeeded] {
         let name = format!("late_{refetch:?}");
-        let Some(place) = Place::new(db, &name) else { return };
+        let Some(place) = Place::new(db, &name).await else {
+            return;
+        };
         let fake = Arc::new(FakeGateway::new(Mimic::Recurrente));
         let ledger = place
             .builder()
@@ -293,7 +295,7 @@ async fn a_late_event_never_reopens_a_cancelled_subscription(db: Db) {
 }
 
 async fn reconcile_repairs_what_missed_webhooks_left_behind(db: Db) {
-    let Some(place) = Place::new(db, "reconcile") else {
+    let Some(place) = Place::new(db, "reconcile").await else {
         return;
     };
     let fake = Arc::new(FakeGateway::new(Mimic::Recurrente));
@@ -476,7 +478,7 @@ async fn access_follows_the_policy_row_by_row(db: Db) {
 }
 
 async fn consumers_share_the_stream_and_see_each_change_once(db: Db) {
-    let Some(place) = Place::new(db, "consumers") else {
+    let Some(place) = Place::new(db, "consumers").await else {
         return;
     };
     let fake = Arc::new(FakeGateway::new(Mimic::Recurrente));
@@ -597,7 +599,9 @@ impl RecurringGateway for Broken {
 }
 
 async fn a_row_that_keeps_failing_is_parked_and_can_be_requeued(db: Db) {
-    let Some(place) = Place::new(db, "parked") else { return };
+    let Some(place) = Place::new(db, "parked").await else {
+        return;
+    };
     let fake = Arc::new(FakeGateway::new(Mimic::Recurrente));
     let ledger = place
         .builder()

@@ -23,7 +23,9 @@ async fn serve(ledger: Ledger, limit: usize) -> String {
 }
 
 async fn every_answer_of_the_webhook_route(db: Db) {
-    let Some(place) = Place::new(db, "http") else { return };
+    let Some(place) = Place::new(db, "http").await else {
+        return;
+    };
     let fake = Arc::new(FakeGateway::new(Mimic::All));
     let ledger = place
         .builder()
@@ -70,24 +72,37 @@ async fn every_answer_of_the_webhook_route(db: Db) {
     assert!(text.contains("signature"), "{text}");
 
     // A malformed request (no signature headers): 400.
-    let r = post("/webhooks/fake", &http::HeaderMap::new(), hook.body.clone()).await.unwrap();
+    let r = post("/webhooks/fake", &http::HeaderMap::new(), hook.body.clone())
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("missing header"));
 
     // An unknown gateway: 404.
-    let r = post("/webhooks/stripe", &hook.headers, hook.body.clone()).await.unwrap();
+    let r = post("/webhooks/stripe", &hook.headers, hook.body.clone())
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 
     // Over the body limit: 413.
     let r = post("/webhooks/fake", &hook.headers, vec![b' '; 5000]).await.unwrap();
     assert_eq!(r.status(), 413);
-    assert_eq!(ledger.inbox_counts().await.unwrap(), (1, 0, 0), "refusals stored nothing");
+    assert_eq!(
+        ledger.inbox_counts().await.unwrap(),
+        (1, 0, 0),
+        "refusals stored nothing"
+    );
 
     // The store unavailable: 503 (the provider retries), no internals in the answer.
     let second = fake.webhooks().remove(1);
     ledger.close().await;
-    let r = post("/webhooks/fake", &second.headers, second.body.clone()).await.unwrap();
+    let r = post("/webhooks/fake", &second.headers, second.body.clone())
+        .await
+        .unwrap();
     assert_eq!(r.status(), 503);
     let text = r.text().await.unwrap();
-    assert!(!text.to_lowercase().contains("pool") && !text.contains("sqlx"), "{text}");
+    assert!(
+        !text.to_lowercase().contains("pool") && !text.contains("sqlx"),
+        "{text}"
+    );
 }

@@ -32,6 +32,31 @@ pub fn pg_url(test: &str) -> Option<String> {
 }
 
 static N: AtomicU64 = AtomicU64::new(0);
+static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Drops the schemas left by earlier test processes that are no longer running (a schema's
+/// name carries its process id), so the shared test database does not fill up.
+async fn sweep_dead_schemas(url: String) {
+    use sqlx::Executor;
+    let Ok(pool) = sqlx::PgPool::connect(&url).await else {
+        return;
+    };
+    let names: Vec<String> = sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%'")
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+    let me = std::process::id();
+    for name in names {
+        let pid: Option<u32> = name.rsplit('_').nth(2).and_then(|p| p.parse().ok());
+        let alive = pid.is_some_and(|p| p == me || std::path::Path::new(&format!("/proc/{p}")).exists());
+        if pid.is_some() && !alive {
+            let _ = pool
+                .execute(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE").as_str())
+                .await;
+        }
+    }
+    pool.close().await;
+}
 
 /// A schema name no other test (or earlier run) uses.
 pub fn unique_schema(test: &str) -> String {
@@ -67,16 +92,20 @@ pub struct Place {
 
 impl Place {
     /// A fresh place for `test` on `db`; `None` when PostgreSQL is not configured.
-    pub fn new(db: Db, test: &str) -> Option<Place> {
+    pub async fn new(db: Db, test: &str) -> Option<Place> {
         match db {
             Db::Sqlite => Some(Place {
                 url: "sqlite::memory:".into(),
                 schema: None,
             }),
-            Db::Postgres => Some(Place {
-                url: pg_url(test)?,
-                schema: Some(unique_schema(test)),
-            }),
+            Db::Postgres => {
+                let url = pg_url(test)?;
+                SWEPT.get_or_init(|| sweep_dead_schemas(url.clone())).await;
+                Some(Place {
+                    url,
+                    schema: Some(unique_schema(test)),
+                })
+            }
         }
     }
 
