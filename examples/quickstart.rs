@@ -7,13 +7,14 @@
 //!
 //! No keys, no network: the simulator speaks both providers' APIs on 127.0.0.1, with a virtual
 //! clock and signed webhooks. The app code (`paycycle_examples::sell_monthly_plan`) only sees an
-//! `Arc<dyn RecurringGateway>` and its webhook inbox: it creates a monthly plan (with an intro
+//! `Arc<dyn RecurringGateway>` and its webhook endpoint, a `paycycle-ledger` ledger: it creates a monthly plan (with an intro
 //! price where the gateway offers one), lets the payer pay, lives through three renewals,
 //! verifies every webhook it receives, and cancels.
 
 use std::sync::Arc;
 
 use paycycle_core::chrono::{TimeZone, Utc};
+use paycycle_core::conformance::Harness as _;
 use paycycle_examples::{BoxError, SimHarness, sell_monthly_plan, side_by_side};
 use paycycle_sim::{SimConfig, Simulator};
 
@@ -53,15 +54,31 @@ async fn run() -> Result<(), BoxError> {
     );
     println!("{}", crypto_story.timeline.render("Cryptomus in detail"));
     println!("{}", cards_story.timeline.render("Recurrente in detail"));
+    // What the app's ledger made of it: every webhook stored once and applied, the
+    // subscription as the gateway has it, each payment once, and the access answer.
     for (name, h, story) in [
         ("Cryptomus", &cryptomus, &crypto_story),
         ("Recurrente", &recurrente, &cards_story),
     ] {
+        let ledger = h.ledger();
+        let gateway = h.sim_gateway().id().to_string();
+        let received = ledger.inbox(0, u32::MAX).await?.len();
+        let payments = ledger.payments(Some(&gateway)).await?.len();
+        let status = ledger
+            .subscription(&gateway, &story.subscription_id)
+            .await?
+            .map_or_else(|| "missing".to_owned(), |s| s.status.to_string());
+        let reference = format!("order-{gateway}");
+        let now = ledger.access(&reference, h.now()).await?;
+        let until = now
+            .until
+            .map(|u| format!(" until {}", u.format("%Y-%m-%d")))
+            .unwrap_or_default();
         println!(
-            "{name}: {} webhooks received and verified, {} duplicate deliveries dropped, {} rejected.",
-            story.events.len(),
-            h.inbox().duplicates(),
-            h.inbox().rejected().len()
+            "{name}: the ledger stored {received} webhooks once each and applied them; subscription {status}; \
+             {payments} payments recorded; access for {reference} now: {} ({:?}{until}).",
+            if now.granted { "yes" } else { "no" },
+            now.reason,
         );
     }
     println!(

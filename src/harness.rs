@@ -1,5 +1,5 @@
 //! A [`Harness`] over the in-process simulator: a gateway configured as in production but for
-//! its base URL, the app's [`WebhookInbox`], and the simulator's control calls standing in for
+//! its base URL, the app's [`LedgerEndpoint`], and the simulator's control calls standing in for
 //! the payer and the calendar.
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use paycycle_recurrente::{RecurrenteClient, RecurrenteConfig, RecurrenteGateway}
 use paycycle_sim::{RecurrenteOutcome, Simulator};
 use secrecy::ExposeSecret;
 
-use crate::WebhookInbox;
+use crate::LedgerEndpoint;
 use crate::story::BoxError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,12 +23,12 @@ enum Backend {
     Recurrente,
 }
 
-/// One backend on the simulator, with the app's webhook inbox.
+/// One backend on the simulator, with the app's webhook endpoint (a ledger).
 #[derive(Debug)]
 pub struct SimHarness {
     sim: Arc<Simulator>,
     gateway: Arc<dyn RecurringGateway>,
-    inbox: WebhookInbox,
+    endpoint: LedgerEndpoint,
     backend: Backend,
 }
 
@@ -45,11 +45,11 @@ impl SimHarness {
             .base_url(sim.base_url())
             .build()?;
         let gateway: Arc<dyn RecurringGateway> = Arc::new(CryptomusGateway::new(config)?);
-        let inbox = WebhookInbox::start([gateway.clone()]).await?;
+        let endpoint = LedgerEndpoint::start(sim.clock(), [gateway.clone()]).await?;
         Ok(SimHarness {
             sim,
             gateway,
-            inbox,
+            endpoint,
             backend: Backend::Cryptomus,
         })
     }
@@ -67,21 +67,21 @@ impl SimHarness {
                 .secret_key(sim.recurrente_secret_key())
                 .base_url(sim.base_url())
         };
-        let inbox = WebhookInbox::start([]).await?;
+        let endpoint = LedgerEndpoint::start(sim.clock(), []).await?;
         let client = RecurrenteClient::new(&keys().build()?)?;
-        let endpoint = client
-            .create_webhook_endpoint(&CreateWebhookEndpoint::new(inbox.url_for("recurrente")?))
+        let registered = client
+            .create_webhook_endpoint(&CreateWebhookEndpoint::new(endpoint.url_for("recurrente")?))
             .await?;
-        let secret = endpoint
+        let secret = registered
             .signing_secret
             .ok_or("the webhook endpoint came back without its signingSecret")?;
         let config = keys().webhook_secret(secret.expose_secret()).build()?;
         let gateway: Arc<dyn RecurringGateway> = Arc::new(RecurrenteGateway::new(&config)?);
-        inbox.add_gateway(gateway.clone());
+        endpoint.ledger().add_gateway("recurrente", gateway.clone());
         Ok(SimHarness {
             sim,
             gateway,
-            inbox,
+            endpoint,
             backend: Backend::Recurrente,
         })
     }
@@ -91,9 +91,31 @@ impl SimHarness {
         &self.sim
     }
 
+    /// The gateway, configured against the simulator.
+    pub fn sim_gateway(&self) -> &Arc<dyn RecurringGateway> {
+        &self.gateway
+    }
+
     /// The app's webhook endpoint.
-    pub fn inbox(&self) -> &WebhookInbox {
-        &self.inbox
+    pub fn endpoint(&self) -> &LedgerEndpoint {
+        &self.endpoint
+    }
+
+    /// The app's ledger (webhooks received through the endpoint, applied by [`Harness::received`]
+    /// and the other steps).
+    pub fn ledger(&self) -> &paycycle_ledger::Ledger {
+        self.endpoint.ledger()
+    }
+
+    /// Delivers what the simulator has queued and applies it to the ledger.
+    async fn sync(&self) -> Result<(), Failure> {
+        self.sim.flush_webhooks().await;
+        self.endpoint
+            .ledger()
+            .apply_pending(usize::MAX)
+            .await
+            .map_err(failure)?;
+        Ok(())
     }
 }
 
@@ -115,7 +137,7 @@ impl Harness for SimHarness {
     }
 
     fn prepare(&self, request: CheckoutRequest) -> CheckoutRequest {
-        match self.inbox.url_for(self.gateway.id().as_str()) {
+        match self.endpoint.url_for(self.gateway.id().as_str()) {
             Ok(url) if self.gateway.capabilities().callback_url => request.callback_url(url),
             _ => request,
         }
@@ -134,8 +156,7 @@ impl Harness for SimHarness {
                 .map(drop)
                 .map_err(failure)?,
         }
-        self.sim.flush_webhooks().await;
-        Ok(())
+        self.sync().await
     }
 
     async fn advance_to(&self, to: DateTime<Utc>) -> Result<(), Failure> {
@@ -143,8 +164,7 @@ impl Harness for SimHarness {
         if by > Duration::zero() {
             self.sim.advance(by).map_err(failure)?;
         }
-        self.sim.flush_webhooks().await;
-        Ok(())
+        self.sync().await
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -152,8 +172,9 @@ impl Harness for SimHarness {
     }
 
     async fn received(&self) -> Vec<RawWebhook> {
-        self.sim.flush_webhooks().await;
-        self.inbox.raw()
+        // The trait has no error here: a failure shows as webhooks missing from the story.
+        let _ = self.sync().await;
+        self.endpoint.raw().await.unwrap_or_default()
     }
 }
 

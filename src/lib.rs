@@ -1,9 +1,8 @@
 //! Code shared by paycycle's examples and cross-crate tests: what a small app around paycycle
 //! looks like.
 //!
-//! - [`WebhookInbox`]: an HTTP endpoint on loopback that hands each incoming webhook (raw headers
-//!   and body bytes) to its gateway's `verify_webhook`, drops duplicates by event id, and keeps
-//!   the verified events in arrival order.
+//! - [`LedgerEndpoint`]: the app's webhook endpoint: a `paycycle-ledger` ledger serving its
+//!   routes on loopback, as an app mounts them in production.
 //! - [`Timeline`]: a readable, aligned log of what happened to a subscription.
 #![forbid(unsafe_code)]
 
@@ -14,74 +13,45 @@ pub use harness::{FakeHarness, SimHarness};
 pub use story::{BoxError, Step, StoryOutcome, sell_monthly_plan, side_by_side};
 pub use swap::{HumanPayer, SwapReport, harness_from_env, sell_wait_cancel};
 
-use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use paycycle_core::chrono::{DateTime, Utc};
 use paycycle_core::conformance::RawWebhook;
 use paycycle_core::url::Url;
-use paycycle_core::{RecurringGateway, WebhookEvent};
-use tokio::sync::{Notify, oneshot};
+use paycycle_core::{Clock, RecurringGateway, WebhookEvent};
+use paycycle_ledger::Ledger;
+use tokio::sync::oneshot;
 
-#[derive(Debug, Default)]
-struct Received {
-    events: Vec<WebhookEvent>,
-    raw: Vec<RawWebhook>,
-    seen: HashSet<(String, String)>,
-    duplicates: usize,
-    rejected: Vec<String>,
-}
-
+/// The app's webhook endpoint in the examples and tests: a [`Ledger`] (SQLite in memory, on the
+/// simulator's virtual clock) serving its routes (`POST {url}/{gateway}`) on a free loopback
+/// port, exactly as an app mounts them in production.
 #[derive(Debug)]
-struct Shared {
-    gateways: Mutex<BTreeMap<String, Arc<dyn RecurringGateway>>>,
-    received: Mutex<Received>,
-    arrived: Notify,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Received> {
-        self.received.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// A webhook endpoint on 127.0.0.1 for one or more gateways: `POST {url}/{gateway id}`.
-///
-/// Answers 204 to a verified event (also to a duplicate, which it records only once), 400 to
-/// one that fails verification (the provider will retry), 404 to an unknown gateway.
-#[derive(Debug)]
-pub struct WebhookInbox {
+pub struct LedgerEndpoint {
+    ledger: Ledger,
     base: Url,
-    shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
 }
 
-impl WebhookInbox {
-    /// Starts the endpoint on a free loopback port.
+impl LedgerEndpoint {
+    /// Starts an in-memory ledger with `gateways` (named by their ids) and serves its routes.
     ///
     /// # Errors
-    /// When the port cannot be bound.
-    pub async fn start(gateways: impl IntoIterator<Item = Arc<dyn RecurringGateway>>) -> std::io::Result<Self> {
-        let gateways: BTreeMap<String, Arc<dyn RecurringGateway>> =
-            gateways.into_iter().map(|g| (g.id().to_string(), g)).collect();
-        let shared = Arc::new(Shared {
-            gateways: Mutex::new(gateways),
-            received: Mutex::default(),
-            arrived: Notify::new(),
-        });
-        let app = Router::new()
-            .route("/webhooks/{gateway}", post(receive))
-            .with_state(shared.clone());
+    /// When the ledger cannot start or the port cannot be bound.
+    pub async fn start(
+        clock: Arc<dyn Clock>,
+        gateways: impl IntoIterator<Item = Arc<dyn RecurringGateway>>,
+    ) -> Result<Self, BoxError> {
+        let mut builder = Ledger::builder("sqlite::memory:").clock(clock);
+        for g in gateways {
+            builder = builder.gateway(g.id().to_string(), g);
+        }
+        let ledger = builder.connect().await?;
+        let app: axum::Router = paycycle_ledger::router(ledger.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr: SocketAddr = listener.local_addr()?;
-        let base = Url::parse(&format!("http://{addr}/webhooks/")).map_err(std::io::Error::other)?;
+        let base = Url::parse(&format!("http://{addr}/webhooks/"))?;
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -90,18 +60,16 @@ impl WebhookInbox {
                 })
                 .await;
         });
-        Ok(WebhookInbox {
+        Ok(LedgerEndpoint {
+            ledger,
             base,
-            shared,
             stop: Some(stop),
         })
     }
 
-    /// Starts verifying webhooks for one more gateway (for gateways whose webhook secret is only
-    /// known once this inbox's URL has been registered with the provider).
-    pub fn add_gateway(&self, gateway: Arc<dyn RecurringGateway>) {
-        let mut gateways = self.shared.gateways.lock().unwrap_or_else(|p| p.into_inner());
-        gateways.insert(gateway.id().to_string(), gateway);
+    /// The ledger behind the endpoint.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// The URL to give a gateway for `gateway_id`'s webhooks.
@@ -112,85 +80,28 @@ impl WebhookInbox {
         self.base.join(gateway_id)
     }
 
-    /// Verified events so far, in arrival order, without duplicates.
-    pub fn events(&self) -> Vec<WebhookEvent> {
-        self.shared.lock().events.clone()
-    }
-
-    /// Every delivery that verified, duplicates included, exactly as received.
-    pub fn raw(&self) -> Vec<RawWebhook> {
-        self.shared.lock().raw.clone()
-    }
-
-    /// How many duplicate deliveries were dropped.
-    pub fn duplicates(&self) -> usize {
-        self.shared.lock().duplicates
-    }
-
-    /// Why each rejected delivery was rejected.
-    pub fn rejected(&self) -> Vec<String> {
-        self.shared.lock().rejected.clone()
-    }
-
-    /// Waits until at least `n` distinct events have arrived, or `timeout` passes.
-    /// Returns how many there are.
-    pub async fn wait_for(&self, n: usize, timeout: std::time::Duration) -> usize {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.shared.arrived.notified();
-            let have = self.shared.lock().events.len();
-            if have >= n {
-                return have;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.shared.lock().events.len();
-            }
-        }
+    /// Every webhook the ledger stored (once per event), as received.
+    ///
+    /// # Errors
+    /// When the ledger's store fails.
+    pub async fn raw(&self) -> Result<Vec<RawWebhook>, BoxError> {
+        Ok(self
+            .ledger
+            .inbox(0, u32::MAX)
+            .await?
+            .into_iter()
+            .map(|e| RawWebhook {
+                headers: e.headers,
+                body: e.body,
+            })
+            .collect())
     }
 }
 
-impl Drop for WebhookInbox {
+impl Drop for LedgerEndpoint {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
-        }
-    }
-}
-
-async fn receive(
-    State(shared): State<Arc<Shared>>,
-    Path(gateway): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let gw = shared
-        .gateways
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&gateway)
-        .cloned();
-    let Some(gw) = gw else {
-        return StatusCode::NOT_FOUND;
-    };
-    match gw.verify_webhook(&headers, &body) {
-        Ok(event) => {
-            let mut r = shared.lock();
-            r.raw.push(RawWebhook {
-                headers: headers.clone(),
-                body: body.to_vec(),
-            });
-            if r.seen.insert((event.gateway.to_string(), event.id.to_string())) {
-                r.events.push(event);
-                drop(r);
-                shared.arrived.notify_waiters();
-            } else {
-                r.duplicates += 1;
-            }
-            StatusCode::NO_CONTENT
-        }
-        Err(e) => {
-            shared.lock().rejected.push(e.to_string());
-            StatusCode::BAD_REQUEST
         }
     }
 }

@@ -58,7 +58,8 @@ async fn cryptomus_story_bills_intro_then_full_price_and_cancels() {
             .iter()
             .all(|e| e.merchant_reference.as_deref() == Some("order-cryptomus"))
     );
-    assert!(h.inbox().rejected().is_empty(), "{:?}", h.inbox().rejected());
+    assert_all_accepted(&h);
+    assert_ledger_followed(&h, &story, "cryptomus").await;
     let rendered = story.timeline.render("t");
     assert!(
         rendered.contains("renewal 3") && rendered.contains("day  90"),
@@ -119,10 +120,51 @@ async fn recurrente_story_registers_its_endpoint_bills_each_period_and_cancels()
         "{:?}",
         story.events[0].id
     );
-    assert!(h.inbox().rejected().is_empty(), "{:?}", h.inbox().rejected());
+    assert_all_accepted(&h);
+    assert_ledger_followed(&h, &story, "recurrente").await;
     let table = paycycle_examples::side_by_side(&[("R", &story)]);
     assert!(
         table.contains("renewal 3") && table.contains("paid 15.00 GTQ"),
         "{table}"
     );
+}
+
+/// Every webhook the simulator sent was accepted by the app's ledger route (2xx).
+fn assert_all_accepted(h: &paycycle_examples::SimHarness) {
+    let refused: Vec<_> = h
+        .sim()
+        .deliveries()
+        .into_iter()
+        .filter(|d| !matches!(d.outcome, paycycle_sim::DeliveryOutcome::Delivered { status } if (200..300).contains(&status)))
+        .map(|d| (d.event, d.outcome))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+/// The ledger behind the endpoint followed the story: the subscription as the gateway says, one
+/// payment per charge, no access left once the cancelled period is over.
+async fn assert_ledger_followed(
+    h: &paycycle_examples::SimHarness,
+    story: &paycycle_examples::StoryOutcome,
+    gateway: &str,
+) {
+    let ledger = h.ledger();
+    let local = ledger
+        .subscription(gateway, &story.subscription_id)
+        .await
+        .unwrap()
+        .expect("the ledger has the subscription");
+    let remote = h.sim_gateway().subscription(&story.subscription_id).await.unwrap();
+    assert_eq!(local.status, remote.status);
+    assert!(local.status.is_terminal());
+    let charges = story
+        .events
+        .iter()
+        .filter(|e| e.kind == paycycle_core::EventKind::PaymentSucceeded)
+        .count();
+    assert_eq!(ledger.payments(Some(gateway)).await.unwrap().len(), charges);
+    let reference = format!("order-{gateway}");
+    let later = h.sim().now() + paycycle_core::chrono::Duration::days(62);
+    assert!(!ledger.access(&reference, later).await.unwrap().granted);
+    assert!(ledger.parked().await.unwrap().is_empty());
 }

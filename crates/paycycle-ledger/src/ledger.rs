@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use crate::access::{Access, AccessPolicy};
 use crate::error::{LedgerError, Result};
-use crate::model::{ParkedDelivery, PaymentRecord, Receipt, SubscriptionRecord};
+use crate::model::{InboxEntry, InboxState, ParkedDelivery, PaymentRecord, Receipt, SubscriptionRecord};
 use crate::rows::{PAYMENT_COLUMNS, SUB_COLUMNS, payment_from_row, subscription_from_row};
 use crate::store::{Backend, Store, StoreOptions, from_micros, micros};
 
@@ -451,6 +451,24 @@ impl Ledger {
         rows.iter().map(payment_from_row).collect()
     }
 
+    /// Inbox rows after `after_id`, oldest first: the raw deliveries (headers and body bytes, as
+    /// received) and where each stands. For audits, replays and tests.
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`], [`LedgerError::Corrupt`].
+    pub async fn inbox(&self, after_id: i64, limit: u32) -> Result<Vec<InboxEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, gateway, event_id, received_at, headers, body, state, outcome, attempts FROM paycycle_inbox \
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.inner.store.pool)
+        .await
+        .map_err(LedgerError::store)?;
+        rows.iter().map(inbox_entry).collect()
+    }
+
     /// Inbox rows parked after too many failed attempts, oldest first.
     ///
     /// # Errors
@@ -529,6 +547,43 @@ impl Ledger {
     pub async fn close(&self) {
         self.inner.store.pool.close().await;
     }
+}
+
+fn inbox_entry(r: &sqlx::any::AnyRow) -> Result<InboxEntry> {
+    let get_err = |c: &str, e: sqlx::Error| LedgerError::corrupt(c, e.to_string());
+    let headers_json: String = r.try_get("headers").map_err(|e| get_err("headers", e))?;
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(&headers_json).map_err(|e| LedgerError::corrupt("headers", e.to_string()))?;
+    let mut headers = http::HeaderMap::new();
+    for (k, v) in pairs {
+        let name =
+            http::HeaderName::try_from(k.as_str()).map_err(|e| LedgerError::corrupt("headers", e.to_string()))?;
+        let value =
+            http::HeaderValue::try_from(v.as_str()).map_err(|e| LedgerError::corrupt("headers", e.to_string()))?;
+        headers.append(name, value);
+    }
+    let state: String = r.try_get("state").map_err(|e| get_err("state", e))?;
+    let state = match state.as_str() {
+        "pending" => InboxState::Pending,
+        "done" => InboxState::Done,
+        "parked" => InboxState::Parked,
+        other => return Err(LedgerError::corrupt("state", format!("`{other}`"))),
+    };
+    let outcome: Option<String> = r.try_get("outcome").map_err(|e| get_err("outcome", e))?;
+    Ok(InboxEntry {
+        id: r.try_get("id").map_err(|e| get_err("id", e))?,
+        gateway: r.try_get("gateway").map_err(|e| get_err("gateway", e))?,
+        event_id: EventId::new(r.try_get::<String, _>("event_id").map_err(|e| get_err("event_id", e))?),
+        received_at: from_micros(
+            "received_at",
+            r.try_get("received_at").map_err(|e| get_err("received_at", e))?,
+        )?,
+        headers,
+        body: r.try_get("body").map_err(|e| get_err("body", e))?,
+        state,
+        outcome: outcome.as_deref().and_then(crate::model::Outcome::parse),
+        attempts: r.try_get("attempts").map_err(|e| get_err("attempts", e))?,
+    })
 }
 
 pub(crate) async fn subscriptions_of(

@@ -55,7 +55,7 @@ pub use error::{LedgerError, Result};
 pub use http::router;
 pub use ledger::{BeforeCommit, Ledger, LedgerBuilder, Refetch};
 pub use model::{
-    ApplyReport, Cause, Change, ChangeKind, Outcome, ParkedDelivery, PaymentRecord, Receipt, ReconcileReport,
-    SubscriptionRecord,
+    ApplyReport, Cause, Change, ChangeKind, InboxEntry, InboxState, Outcome, ParkedDelivery, PaymentRecord, Receipt,
+    ReconcileReport, SubscriptionRecord,
 };
 pub use store::Backend;

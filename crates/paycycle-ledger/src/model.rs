@@ -206,6 +206,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub(crate) fn parse(s: &str) -> Option<Outcome> {
+        Some(match s {
+            "applied" => Outcome::Applied,
+            "stale" => Outcome::Stale,
+            "ignored" => Outcome::Ignored,
+            "retrying" => Outcome::Retrying,
+            "parked" => Outcome::Parked,
+            _ => return None,
+        })
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
@@ -248,6 +259,43 @@ impl ApplyReport {
     pub fn total(&self) -> usize {
         self.applied + self.stale + self.ignored + self.retrying + self.parked
     }
+}
+
+/// Where an inbox row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InboxState {
+    /// Waiting to be applied (or to be retried).
+    Pending,
+    /// Applied (or found stale or irrelevant): see its outcome.
+    Done,
+    /// Failed too often; waits for [`crate::Ledger::requeue`].
+    Parked,
+}
+
+/// One webhook as the ledger received it: the raw delivery and where it stands.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct InboxEntry {
+    /// The row's id (increasing in order of receipt).
+    pub id: i64,
+    /// The gateway's name.
+    pub gateway: String,
+    /// The event's id.
+    pub event_id: EventId,
+    /// When it was received (ledger time).
+    pub received_at: DateTime<Utc>,
+    /// The request headers, as received.
+    pub headers: http::HeaderMap,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+    /// Where it stands.
+    pub state: InboxState,
+    /// How applying it ended, once it has.
+    pub outcome: Option<Outcome>,
+    /// Attempts so far.
+    pub attempts: i64,
 }
 
 /// An inbox row that failed too often and waits for a person.
