@@ -107,7 +107,11 @@ pub struct Subscription {
     pub checkout_id: Option<CheckoutId>,
     /// When it was created, when known.
     pub created_at: Option<DateTime<Utc>>,
-    /// End of the current paid period, when known.
+    /// Start of the current billing period, when the provider reports it.
+    pub current_period_start: Option<DateTime<Utc>>,
+    /// End of the current billing period, when known. Some providers move it forward when they
+    /// attempt a renewal, whether or not the charge succeeds: compare `last_paid_at` with
+    /// `current_period_start` to know whether the current period is paid.
     pub current_period_end: Option<DateTime<Utc>>,
     /// The last successful charge, when known.
     pub last_paid_at: Option<DateTime<Utc>>,
@@ -127,6 +131,7 @@ impl Subscription {
             merchant_reference: None,
             checkout_id: None,
             created_at: None,
+            current_period_start: None,
             current_period_end: None,
             last_paid_at: None,
             raw,

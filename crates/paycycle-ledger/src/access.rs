@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | `Active`, a payment recorded | yes | end of the paid period | `Active` |
 //! | `Active`, no payment yet (a trial, or the first charge not yet reported) | `trial_access` (default yes) | end of the period | `Trial` |
-//! | `PastDue` | yes until the paid period's end + `past_due_grace` (default 3 days), then no | that instant | `PastDueGrace` / `PastDueExpired` |
+//! | `PastDue` | yes until `past_due_grace` (default 3 days) after it became past due, then no | that instant | `PastDueGrace` / `PastDueExpired` |
 //! | `Paused` | `paused_access` (default no) | — | `Paused` |
 //! | `Cancelled` | `UntilPeriodEnd` (default): yes until the paid period ends; `Immediately`: no | the period's end | `CancelledPaidThrough` / `Cancelled` |
 //! | `Pending` (not paid yet) | no | — | `NotStarted` |
@@ -12,9 +12,11 @@
 //! | `Unknown(raw)` | no (fail closed) | — | `UnknownStatus` |
 //! | no subscription for the reference | no | — | `NoSubscription` |
 //!
-//! "The paid period" is the gateway's `current_period_end`, else the last payment plus one
-//! interval (Cryptomus reports only the last payment). Where neither is known, a cancelled
-//! subscription has no access and a past-due one counts its grace from when it became past due.
+//! "The paid period" is [`SubscriptionRecord::paid_through`]: the gateway's current period when
+//! a payment falls in it, else the period before it; one interval after the last payment where
+//! the gateway reports no period. A gateway may move its period end forward when it attempts a
+//! renewal, paid or not, so a subscription cancelled after failed retries keeps no unpaid month. Where nothing is known, a cancelled subscription has no access,
+//! and a past-due one counts its grace from the end of the paid period.
 //! When a reference has several subscriptions, a granted one wins (the latest `until`).
 
 use chrono::{DateTime, Duration, Utc};
@@ -105,10 +107,10 @@ impl AccessPolicy {
             SubscriptionStatus::Active => Access {
                 granted: self.trial_access,
                 reason: AccessReason::Trial,
-                until: paid_through.filter(|_| self.trial_access),
+                until: sub.current_period_end.or(paid_through).filter(|_| self.trial_access),
             },
             SubscriptionStatus::PastDue => {
-                let base = paid_through.or(sub.status_since);
+                let base = sub.status_since.or(paid_through);
                 match base.and_then(|b| b.checked_add_signed(self.past_due_grace)) {
                     Some(until) if at < until => Access {
                         granted: true,
@@ -214,4 +216,152 @@ pub enum AccessReason {
     UnknownStatus,
     /// The ledger has no subscription for this reference.
     NoSubscription,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paycycle_core::{CancelledBy, Interval, SubscriptionId};
+
+    fn t(month: u32, day: u32) -> DateTime<Utc> {
+        format!("2026-{month:02}-{day:02}T00:00:00Z")
+            .parse()
+            .unwrap_or_default()
+    }
+
+    fn sub(status: SubscriptionStatus) -> SubscriptionRecord {
+        SubscriptionRecord {
+            gateway: "g".into(),
+            id: SubscriptionId::new("s"),
+            merchant_reference: Some("r".into()),
+            customer: None,
+            checkout_id: None,
+            status,
+            price: None,
+            interval: Some(Interval::monthly()),
+            current_period_start: Some(t(3, 1)),
+            current_period_end: Some(t(4, 1)),
+            last_paid_at: Some(t(3, 1)),
+            status_since: Some(t(3, 10)),
+            last_event_at: None,
+            synced_at: None,
+            version: 1,
+            updated_at: t(3, 10),
+        }
+    }
+
+    /// The module's table, row by row: (status, evaluated at, granted, reason, until).
+    #[test]
+    fn the_policy_table_row_by_row() {
+        let p = AccessPolicy::default();
+        let cancelled = SubscriptionStatus::Cancelled { by: CancelledBy::Payer };
+        let rows = [
+            (
+                SubscriptionStatus::Active,
+                t(3, 15),
+                true,
+                AccessReason::Active,
+                Some(t(4, 1)),
+            ),
+            (
+                SubscriptionStatus::PastDue,
+                t(3, 12),
+                true,
+                AccessReason::PastDueGrace,
+                Some(t(3, 13)),
+            ),
+            (
+                SubscriptionStatus::PastDue,
+                t(3, 13),
+                false,
+                AccessReason::PastDueExpired,
+                None,
+            ),
+            (SubscriptionStatus::Paused, t(3, 15), false, AccessReason::Paused, None),
+            (
+                cancelled.clone(),
+                t(3, 31),
+                true,
+                AccessReason::CancelledPaidThrough,
+                Some(t(4, 1)),
+            ),
+            (cancelled.clone(), t(4, 1), false, AccessReason::Cancelled, None),
+            (
+                SubscriptionStatus::Pending,
+                t(3, 15),
+                false,
+                AccessReason::NotStarted,
+                None,
+            ),
+            (SubscriptionStatus::Failed, t(3, 15), false, AccessReason::Failed, None),
+            (
+                SubscriptionStatus::Unknown("odd".into()),
+                t(3, 15),
+                false,
+                AccessReason::UnknownStatus,
+                None,
+            ),
+        ];
+        for (status, at, granted, reason, until) in rows {
+            let a = p.evaluate(&sub(status.clone()), true, at);
+            assert_eq!(
+                (a.granted, a.reason, a.until),
+                (granted, reason, until),
+                "{status} at {at}"
+            );
+        }
+        // A trial: active, nothing paid, access to the period's end.
+        let mut trial = sub(SubscriptionStatus::Active);
+        trial.last_paid_at = None;
+        let a = p.evaluate(&trial, false, t(3, 5));
+        assert_eq!(
+            (a.granted, a.reason, a.until),
+            (true, AccessReason::Trial, Some(t(4, 1)))
+        );
+        assert!(!p.trial_access(false).evaluate(&trial, false, t(3, 5)).granted);
+        // The other policy settings.
+        assert!(
+            p.paused_access(true)
+                .evaluate(&sub(SubscriptionStatus::Paused), true, t(3, 15))
+                .granted
+        );
+        let now = p
+            .cancelled(CancelledAccess::Immediately)
+            .evaluate(&sub(cancelled), true, t(3, 15));
+        assert_eq!((now.granted, now.reason), (false, AccessReason::Cancelled));
+        let long = p
+            .past_due_grace_days(10)
+            .evaluate(&sub(SubscriptionStatus::PastDue), true, t(3, 19));
+        assert!(long.granted);
+    }
+
+    #[test]
+    fn an_unpaid_renewal_is_not_paid_for() {
+        // The gateway moved its period forward when it tried the April renewal; nothing was paid.
+        let mut s = sub(SubscriptionStatus::Cancelled {
+            by: CancelledBy::Gateway,
+        });
+        s.current_period_start = Some(t(4, 1));
+        s.current_period_end = Some(t(5, 1));
+        assert_eq!(s.paid_through(), Some(t(4, 1)));
+        assert!(!AccessPolicy::default().evaluate(&s, true, t(4, 10)).granted);
+        // Without a period (Cryptomus): one interval after the last payment.
+        s.current_period_start = None;
+        s.current_period_end = None;
+        assert_eq!(s.paid_through(), Some(t(4, 1)));
+    }
+
+    #[test]
+    fn a_granted_subscription_wins_among_several() {
+        let p = AccessPolicy::default();
+        let old = sub(SubscriptionStatus::Cancelled { by: CancelledBy::Payer });
+        let mut new = sub(SubscriptionStatus::Active);
+        new.current_period_end = Some(t(5, 1));
+        new.current_period_start = Some(t(4, 1));
+        new.last_paid_at = Some(t(4, 1));
+        let a = p.evaluate_all([(&old, true), (&new, true)], t(4, 15));
+        assert_eq!((a.granted, a.reason), (true, AccessReason::Active));
+        let none = p.evaluate_all(std::iter::empty(), t(4, 15));
+        assert_eq!(none.reason, AccessReason::NoSubscription);
+    }
 }

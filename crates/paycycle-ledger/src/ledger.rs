@@ -543,6 +543,32 @@ impl Ledger {
         Ok((get("pending")?, get("done")?, get("parked")?))
     }
 
+    /// Waits until no inbox row is pending (every received webhook applied, parked, or waiting
+    /// for a backoff that is not due). Returns false when `timeout` passes first. For examples,
+    /// tests and graceful shutdowns; workers must be running (or call [`Ledger::apply_pending`]).
+    ///
+    /// # Errors
+    /// [`LedgerError::Store`].
+    pub async fn wait_until_applied(&self, timeout: Duration) -> Result<bool> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let due: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM paycycle_inbox WHERE state = 'pending' AND next_attempt_at <= $1",
+            )
+            .bind(micros(self.now()))
+            .fetch_one(&self.inner.store.pool)
+            .await
+            .map_err(LedgerError::store)?;
+            if due == 0 {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Closes the pool (waits for connections in use to come back).
     pub async fn close(&self) {
         self.inner.store.pool.close().await;

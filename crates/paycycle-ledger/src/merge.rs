@@ -64,6 +64,7 @@ fn new_record(
         status,
         price: None,
         interval: None,
+        current_period_start: None,
         current_period_end: None,
         last_paid_at: None,
         status_since: Some(now),
@@ -129,6 +130,7 @@ pub(crate) fn merge(
             }
             rec.price = sub.price.or(rec.price);
             rec.interval = sub.interval.or(rec.interval);
+            rec.current_period_start = sub.current_period_start.or(rec.current_period_start);
             rec.current_period_end = sub.current_period_end.or(rec.current_period_end);
             rec.last_paid_at = later(rec.last_paid_at, sub.last_paid_at);
             if sub.merchant_reference.is_some() {
@@ -161,7 +163,9 @@ pub(crate) fn merge(
                 marks.applied = Some(marks.applied.map_or(p.inbox_id, |a| a.max(p.inbox_id)));
             }
         }
-        if e.kind == EventKind::PaymentSucceeded && !covered {
+        // A payment's time only ever moves `last_paid_at` forward, so it applies even where a
+        // snapshot covers the event (some gateways' subscription objects omit the last payment).
+        if e.kind == EventKind::PaymentSucceeded {
             rec.last_paid_at = later(rec.last_paid_at, Some(e.occurred_at.unwrap_or(now)));
         }
         rec.last_event_at = later(rec.last_event_at, e.occurred_at);

@@ -28,7 +28,10 @@ pub struct SubscriptionRecord {
     pub price: Option<Money>,
     /// The billing interval, when known.
     pub interval: Option<Interval>,
-    /// End of the current paid period, when the gateway reports it.
+    /// Start of the current billing period, when the gateway reports it.
+    pub current_period_start: Option<DateTime<Utc>>,
+    /// End of the current billing period, when the gateway reports it (it may have moved forward
+    /// with a renewal that was not paid: see [`SubscriptionRecord::paid_through`]).
     pub current_period_end: Option<DateTime<Utc>>,
     /// The last successful charge, when known.
     pub last_paid_at: Option<DateTime<Utc>>,
@@ -45,13 +48,29 @@ pub struct SubscriptionRecord {
 }
 
 impl SubscriptionRecord {
-    /// Where the paid period ends: the gateway's `current_period_end`, else the last payment plus
-    /// one interval (Cryptomus reports only the last payment).
+    /// Where the period already paid for ends.
+    ///
+    /// - With the gateway's billing period (start and end): its end when a payment is known from
+    ///   the current period (within a day before its start, as renewals are charged at the
+    ///   boundary), else its start: a renewal that was not paid is not paid for.
+    /// - Else one interval after the last payment (Cryptomus reports only the last payment),
+    ///   capped by the gateway's period end when that is earlier.
+    /// - Else the gateway's period end, when it reports one.
     pub fn paid_through(&self) -> Option<DateTime<Utc>> {
-        self.current_period_end.or_else(|| {
-            let (paid, interval) = (self.last_paid_at?, self.interval?);
-            interval.add_to(paid, 1)
-        })
+        if let (Some(start), Some(end)) = (self.current_period_start, self.current_period_end) {
+            let paid_this_period = self
+                .last_paid_at
+                .is_some_and(|paid| paid + chrono::Duration::days(1) >= start);
+            return Some(if paid_this_period { end } else { start });
+        }
+        let by_payment = match (self.last_paid_at, self.interval) {
+            (Some(paid), Some(interval)) => interval.add_to(paid, 1),
+            _ => None,
+        };
+        match (by_payment, self.current_period_end) {
+            (Some(p), Some(c)) => Some(p.min(c)),
+            (p, c) => p.or(c),
+        }
     }
 
     /// True when the fields an app acts on are equal (status, terms, period, reference).
@@ -59,6 +78,7 @@ impl SubscriptionRecord {
         self.status == other.status
             && self.price == other.price
             && self.interval == other.interval
+            && self.current_period_start == other.current_period_start
             && self.current_period_end == other.current_period_end
             && self.last_paid_at == other.last_paid_at
             && self.merchant_reference == other.merchant_reference

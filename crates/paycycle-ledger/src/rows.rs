@@ -15,7 +15,7 @@ use crate::model::{PaymentRecord, SubscriptionRecord};
 use crate::store::{from_micros, micros, opt_from_micros};
 
 pub(crate) const SUB_COLUMNS: &str = "gateway, subscription_id, merchant_reference, customer, checkout_id, status, \
-     amount, currency, billing_interval, current_period_end, last_paid_at, status_since, last_event_at, synced_at, \
+     amount, currency, billing_interval, current_period_start, current_period_end, last_paid_at, status_since, last_event_at, synced_at, \
      synced_mark, applied_mark, version, updated_at";
 
 pub(crate) const PAYMENT_COLUMNS: &str = "gateway, payment_id, subscription_id, merchant_reference, status, amount, \
@@ -98,6 +98,7 @@ pub(crate) fn subscription_from_row(row: &AnyRow) -> Result<(SubscriptionRecord,
         status,
         price: money_from("amount", get(row, "amount")?, get(row, "currency")?)?,
         interval,
+        current_period_start: opt_from_micros("current_period_start", get(row, "current_period_start")?)?,
         current_period_end: opt_from_micros("current_period_end", get(row, "current_period_end")?)?,
         last_paid_at: opt_from_micros("last_paid_at", get(row, "last_paid_at")?)?,
         status_since: opt_from_micros("status_since", get(row, "status_since")?)?,
@@ -131,14 +132,14 @@ pub(crate) async fn write_subscription(
     let sql = if insert {
         "INSERT INTO paycycle_subscriptions (gateway, subscription_id, merchant_reference, customer, checkout_id, \
          status, status_label, amount, currency, billing_interval, current_period_end, last_paid_at, status_since, \
-         last_event_at, synced_at, synced_mark, applied_mark, version, updated_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) \
+         last_event_at, synced_at, synced_mark, applied_mark, version, updated_at, created_at, current_period_start) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20) \
          ON CONFLICT (gateway, subscription_id) DO NOTHING"
     } else {
         "UPDATE paycycle_subscriptions SET merchant_reference = $3, customer = $4, checkout_id = $5, status = $6, \
          status_label = $7, amount = $8, currency = $9, billing_interval = $10, current_period_end = $11, \
          last_paid_at = $12, status_since = $13, last_event_at = $14, synced_at = $15, synced_mark = $16, \
-         applied_mark = $17, version = $18, updated_at = $19 \
+         applied_mark = $17, version = $18, updated_at = $19, current_period_start = $20 \
          WHERE gateway = $1 AND subscription_id = $2 AND version = $18 - 1"
     };
     let done = sqlx::query(sql)
@@ -161,6 +162,7 @@ pub(crate) async fn write_subscription(
         .bind(marks.applied)
         .bind(record.version)
         .bind(micros(record.updated_at))
+        .bind(record.current_period_start.map(micros))
         .execute(conn)
         .await
         .map_err(LedgerError::store)?;

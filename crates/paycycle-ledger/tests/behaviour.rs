@@ -430,7 +430,7 @@ async fn access_follows_the_policy_row_by_row(db: Db) {
     sync(ledger.clone(), fake.clone()).await;
     let sub = ledger.subscription("fake", &past_due).await.unwrap().unwrap();
     assert_eq!(sub.status, SubscriptionStatus::PastDue);
-    let end = sub.paid_through().expect("period end");
+    let end = sub.status_since.expect("when it became past due");
     let a = check("past-due", end + chrono::Duration::days(2)).await;
     assert_eq!((a.granted, a.reason), (true, AccessReason::PastDueGrace));
     assert_eq!(a.until, Some(end + chrono::Duration::days(3)));

@@ -131,6 +131,7 @@ pub fn subscription(s: &wire::Subscription, raw: Value) -> Result<Subscription> 
         .filter(|c| !c.id.is_empty())
         .map(|c| CheckoutId::new(&c.id));
     out.created_at = s.created_at;
+    out.current_period_start = s.current_period_start;
     out.current_period_end = s.current_period_end;
     Ok(out)
 }

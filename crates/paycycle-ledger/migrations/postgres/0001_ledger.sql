@@ -37,6 +37,7 @@ CREATE TABLE paycycle_subscriptions (
     amount             TEXT,
     currency           TEXT,
     billing_interval   TEXT,
+    current_period_start BIGINT,
     current_period_end BIGINT,
     last_paid_at       BIGINT,
     status_since       BIGINT,
