@@ -252,7 +252,7 @@ async fn test_authentication_names_the_account_and_wrong_keys_are_refused() {
         match bad.test_authentication().await {
             Err(Error::Authentication { status, message, .. }) => {
                 assert_eq!(status, Some(401));
-                assert_eq!(message, "Unauthorized");
+                assert_eq!(message, "Autenticación Errónea 👀");
                 assert!(!message.contains("wrong"));
             }
             other => panic!("({public}, {secret}): expected Authentication, got {other:?}"),
@@ -544,7 +544,7 @@ async fn connected_account_checkout_keeps_its_transfer_setups_and_its_events_say
         .transfer_setup(TransferSetup::new(gtq("30.01"), None));
     match c.create_checkout(&too_much).await {
         Err(Error::Rejected {
-            status: 422,
+            status: 400,
             message: Some(m),
             field_errors,
             ..
@@ -552,7 +552,7 @@ async fn connected_account_checkout_keeps_its_transfer_setups_and_its_events_say
             assert!(m.starts_with("transfer_setups"), "{m}");
             assert!(field_errors.contains_key("transfer_setups"), "{field_errors:?}");
         }
-        other => panic!("expected a 422, got {other:?}"),
+        other => panic!("expected a 400, got {other:?}"),
     }
     assert_eq!(
         all_checkouts(&c).await.len(),
@@ -881,7 +881,7 @@ async fn a_paid_payment_intent_is_refunded_once_and_the_refund_read_back() {
     }
     assert!(matches!(
         c.create_refund("pa_nope").await,
-        Err(Error::Rejected { status: 422, .. })
+        Err(Error::Rejected { status: 400, .. })
     ));
     assert!(matches!(c.get_refund("re_nope").await, Err(Error::NotFound { .. })));
     assert_eq!(invalid_field(c.create_refund(" ").await), "payment_intent_id");
@@ -1033,7 +1033,7 @@ async fn products_are_created_read_listed_updated_and_deleted() {
         .await
     {
         Err(Error::Rejected {
-            status: 422,
+            status: 400,
             field_errors,
             ..
         }) => assert!(
@@ -1328,10 +1328,10 @@ async fn users_prefill_checkouts_and_transfers_complete() {
         invalid_field(c.create_user(&CreateUser::new("nope", None)).await),
         "email"
     );
-    // The simulator is stricter about the domain than the client: a 422 naming `email`.
+    // The simulator is stricter about the domain than the client: a 400 naming `email`.
     match c.create_user(&CreateUser::new("me@localhost", None)).await {
         Err(Error::Rejected {
-            status: 422,
+            status: 400,
             field_errors,
             ..
         }) => assert!(field_errors.contains_key("email")),
@@ -1595,7 +1595,7 @@ async fn one_time_payments_charge_the_card_a_paid_checkout_saved() {
         .await
     {
         Err(Error::Rejected {
-            status: 422,
+            status: 400,
             field_errors,
             ..
         }) => assert!(field_errors.contains_key("payment_method_id"), "{field_errors:?}"),
@@ -2105,7 +2105,7 @@ async fn unknown_ids_are_not_found_and_simulator_refusals_are_rejected_with_the_
         Err(Error::NotFound { .. })
     ));
 
-    // A 422 from the simulator: an unknown product in a checkout.
+    // A 400 from the simulator: an unknown product in a checkout.
     let req = CreateCheckout::new([LineItem::product("prod_nope")]);
     match c.create_checkout(&req).await {
         Err(e @ Error::Rejected { .. }) => {
@@ -2119,7 +2119,7 @@ async fn unknown_ids_are_not_found_and_simulator_refusals_are_rejected_with_the_
             else {
                 unreachable!()
             };
-            assert_eq!(status, 422);
+            assert_eq!(status, 400);
             assert_eq!(
                 message.as_deref(),
                 Some("items[0].product_id `prod_nope` is not an existing product")
@@ -2137,7 +2137,7 @@ async fn unknown_ids_are_not_found_and_simulator_refusals_are_rejected_with_the_
         .await
     {
         Err(Error::Rejected {
-            status: 422,
+            status: 400,
             message: Some(m),
             ..
         }) => assert!(m.starts_with("user_id"), "{m}"),
@@ -2153,7 +2153,7 @@ async fn unknown_ids_are_not_found_and_simulator_refusals_are_rejected_with_the_
         .await
     {
         Err(Error::Rejected {
-            status: 422,
+            status: 400,
             field_errors,
             ..
         }) => assert!(field_errors.contains_key("items")),
@@ -2218,7 +2218,7 @@ async fn client_validation_names_the_field_sends_nothing_and_matches_the_simulat
         }
         // The simulator refuses the same request when it is sent anyway, naming the same field.
         let (status, body) = raw_post(&sim, "/api/checkouts", &wire).await;
-        assert_eq!(status, 422, "simulator, {wire}: {body}");
+        assert_eq!(status, 400, "simulator, {wire}: {body}");
         assert!(
             body["errors"].as_object().unwrap().contains_key(field),
             "the simulator names {field}: {body}"

@@ -1,10 +1,12 @@
 //! The HTTP client: one typed method for every endpoint of Recurrente's API reference.
 //!
-//! Every call sends `X-PUBLIC-KEY`, `X-SECRET-KEY` (marked sensitive, never logged),
-//! `Content-Type: application/json`, and a JSON body made once from a checked request.
+//! Every call sends `X-SECRET-KEY`, plus `X-PUBLIC-KEY` when one is configured (both marked
+//! sensitive, never logged; never an `Authorization: Bearer`), `Content-Type: application/json`,
+//! and a JSON body made once from a checked request.
 //! Answers map to [`Error`]: 401 is [`Error::Authentication`], 404 [`Error::NotFound`],
-//! 429 [`Error::RateLimited`], any other non-2xx [`Error::Rejected`] with the provider's `error`
-//! or `message` (or its raw text); an undecodable 2xx is [`Error::Decode`] with the JSON path.
+//! 429 [`Error::RateLimited`], any other non-2xx (400 for bad parameters, 422 for what cannot be
+//! done) [`Error::Rejected`] with the provider's `message` or `error` (or its raw text) and the
+//! field errors of its `errors` map; an undecodable 2xx is [`Error::Decode`] with the JSON path.
 //! Only `GET`s are retried (transport errors and 5xx, with a short backoff): a retried `POST`
 //! could create or charge twice.
 
@@ -23,10 +25,10 @@ use url::Url;
 use crate::config::RecurrenteConfig;
 use crate::validate;
 use crate::wire::{
-    Checkout, CheckoutCreated, Coupon, CreateCheckout, CreateCoupon, CreateOneTimePayment, CreateProduct,
-    CreateTransfer, CreateUser, CreateWebhookEndpoint, Deleted, ListCheckouts, ListParams, Message, OneTimePayment,
-    PaymentIntent, Product, Refund, Subscription, Transfer, UpdateCheckout, UpdateCoupon, UpdatePaymentIntent,
-    UpdateProduct, User, WebhookEndpoint,
+    Checkout, CheckoutCreated, Coupon, CreateCheckout, CreateCoupon, CreateCustomer, CreateOneTimePayment,
+    CreateProduct, CreateTransfer, CreateUser, CreateWebhookEndpoint, CustomerProfile, Deleted, ListCheckouts,
+    ListParams, Message, OneTimePayment, PaymentIntent, Product, Refund, Subscription, Transfer, UpdateCheckout,
+    UpdateCoupon, UpdateCustomer, UpdatePaymentIntent, UpdateProduct, User, WebhookEndpoint,
 };
 
 const GATEWAY: GatewayId = GatewayId::RECURRENTE;
@@ -50,7 +52,7 @@ pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 pub struct RecurrenteClient {
     http: reqwest::Client,
     base_url: Url,
-    public_key: HeaderValue,
+    public_key: Option<HeaderValue>,
     secret_key: HeaderValue,
     max_retries: u32,
 }
@@ -136,7 +138,10 @@ impl RecurrenteClient {
         Ok(RecurrenteClient {
             http,
             base_url: config.base_url().clone(),
-            public_key: secret_header("public_key", config.public_key().expose_secret())?,
+            public_key: config
+                .public_key()
+                .map(|k| secret_header("public_key", k.expose_secret()))
+                .transpose()?,
             secret_key: secret_header("secret_key", config.secret_key().expose_secret())?,
             max_retries: config.max_retries(),
         })
@@ -436,6 +441,73 @@ impl RecurrenteClient {
             .await
     }
 
+    // -- customers -------------------------------------------------------------------------------
+
+    /// `POST /api/customers`: the customer (`cus_…`) with this e-mail address, found or created
+    /// (with its user when there is none). Pass its id as [`CreateCheckout::customer_id`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a malformed e-mail address or blank field; provider errors.
+    pub async fn create_customer(&self, req: &CreateCustomer) -> Result<CustomerProfile> {
+        let body = validate::create_customer(req)?;
+        self.value(Call::new(Method::POST, &["customers"], "customer", "").json(&body)?)
+            .await
+    }
+
+    /// `GET /api/customers/{id}` (a `cus_…` id).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; transport and provider errors.
+    pub async fn get_customer(&self, id: &str) -> Result<CustomerProfile> {
+        validate::path_id("id", id)?;
+        self.value(Call::get(&["customers", id], "customer", id)).await
+    }
+
+    /// The customer of a user (`us_…`): `GET /api/customers/{user_id}?user_id={user_id}` (the
+    /// reference looks up by the `user_id` parameter on the customer path).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the user has no customer; transport and provider errors.
+    pub async fn get_customer_by_user(&self, user_id: &str) -> Result<CustomerProfile> {
+        validate::path_id("user_id", user_id)?;
+        self.value(Call::get(&["customers", user_id], "customer", user_id).query(vec![("user_id", user_id.to_owned())]))
+            .await
+    }
+
+    /// `GET /api/customers`: one page (newest first; the rows come wrapped in `customers`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a page or size of 0; transport and provider errors.
+    pub async fn list_customers(&self, params: &ListParams) -> Result<Page<CustomerProfile>> {
+        let query = validate::paging(params)?;
+        self.page_in(&["customers"], "customer", query, params, Some("customers"))
+            .await
+            .map(strip)
+    }
+
+    /// Every customer, page after page.
+    pub fn all_customers(&self, params: ListParams) -> BoxStream<'_, Result<CustomerProfile>> {
+        paginate(move |cursor| async move {
+            let params = ListParams {
+                page: Some(page_from_cursor(cursor.as_deref(), params.page)?),
+                ..params
+            };
+            self.list_customers(&params).await
+        })
+    }
+
+    /// `PUT /api/customers/{id}`: changes the fields given; metadata is merged (a `None` value
+    /// deletes its key).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending; [`Error::NotFound`]; provider errors.
+    pub async fn update_customer(&self, id: &str, req: &UpdateCustomer) -> Result<CustomerProfile> {
+        validate::path_id("id", id)?;
+        let body = validate::update_customer(req)?;
+        self.value(Call::new(Method::PUT, &["customers", id], "customer", id).json(&body)?)
+            .await
+    }
+
     /// `POST /api/transfers`: sends money to another Recurrente account.
     ///
     /// # Errors
@@ -532,7 +604,7 @@ impl RecurrenteClient {
         Ok(self.send(call).await?.0)
     }
 
-    /// One page of a list: the items with their raw JSON, and the next page when this one is full.
+    /// One page of a bare-array list: the items with their raw JSON, and the next page.
     async fn page<T: DeserializeOwned>(
         &self,
         path: &[&str],
@@ -540,22 +612,89 @@ impl RecurrenteClient {
         query: Vec<(&'static str, String)>,
         params: &ListParams,
     ) -> Result<Page<(T, Value)>> {
-        let (items, raw): (Vec<T>, Value) = self.send(Call::get(path, resource, "").query(query)).await?;
-        let raw_items = match raw {
-            Value::Array(a) => a,
-            _ => Vec::new(),
+        self.page_in(path, resource, query, params, None).await
+    }
+
+    /// One page of a list whose rows are a bare array or, with `key`, the array under that key
+    /// (`{"customers": [...]}`; a bare array is accepted there too). The next page is the one
+    /// the `Link` header's `rel="next"` names, else the next while `Current-Page < Total-Pages`;
+    /// with neither header, the next when this page is as long as asked. An empty page is
+    /// always the last.
+    async fn page_in<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        resource: &'static str,
+        query: Vec<(&'static str, String)>,
+        params: &ListParams,
+        key: Option<&'static str>,
+    ) -> Result<Page<(T, Value)>> {
+        let (raw, headers, status): (Value, HeaderMap, StatusCode) =
+            self.send_full(Call::get(path, resource, "").query(query)).await?;
+        let (rows, at) = match (raw, key) {
+            (Value::Array(a), _) => (a, String::new()),
+            (Value::Object(mut o), Some(k)) => match o.remove(k) {
+                Some(Value::Array(a)) => (a, format!(".{k}")),
+                Some(Value::Null) | None => (Vec::new(), String::new()),
+                Some(other) => {
+                    return Err(Error::Decode {
+                        gateway: GATEWAY,
+                        status: status.as_u16(),
+                        path: format!(".{k}"),
+                        excerpt: excerpt(other.to_string().as_bytes(), false),
+                        source: "expected an array".into(),
+                    });
+                }
+            },
+            (other, _) => {
+                return Err(Error::Decode {
+                    gateway: GATEWAY,
+                    status: status.as_u16(),
+                    path: ".".into(),
+                    excerpt: excerpt(other.to_string().as_bytes(), false),
+                    source: "expected an array".into(),
+                });
+            }
         };
+        let mut items = Vec::with_capacity(rows.len());
+        for (i, row) in rows.into_iter().enumerate() {
+            let item: T = serde_path_to_error::deserialize(&row).map_err(|e| Error::Decode {
+                gateway: GATEWAY,
+                status: status.as_u16(),
+                path: format!("{at}[{i}].{}", e.path()),
+                excerpt: excerpt(row.to_string().as_bytes(), false),
+                source: Box::new(e.into_inner()),
+            })?;
+            items.push((item, row));
+        }
         let page = params.page.unwrap_or(1);
         let asked = params.items.unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE);
-        let full = !items.is_empty() && items.len() >= usize::try_from(asked).unwrap_or(usize::MAX);
+        let next = if items.is_empty() {
+            None
+        } else {
+            next_page(&headers, page, items.len(), asked)
+        };
         Ok(Page {
-            next_cursor: full.then(|| page.checked_add(1)).flatten().map(|p| p.to_string()),
-            items: items.into_iter().zip(raw_items).collect(),
+            next_cursor: next.map(|p| p.to_string()),
+            items,
         })
     }
 
     /// Sends a call (retrying `GET`s) and decodes a 2xx answer; returns it with its raw JSON.
     async fn send<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<(T, Value)> {
+        let secret = call.secret_answer;
+        let (raw, _, status): (Value, HeaderMap, StatusCode) = self.send_full(call).await?;
+        let value = serde_path_to_error::deserialize(&raw).map_err(|e| Error::Decode {
+            gateway: GATEWAY,
+            status: status.as_u16(),
+            path: e.path().to_string(),
+            excerpt: excerpt(raw.to_string().as_bytes(), secret),
+            source: Box::new(e.into_inner()),
+        })?;
+        Ok((value, raw))
+    }
+
+    /// Sends a call (retrying `GET`s); returns a 2xx answer's JSON, headers and status.
+    async fn send_full(&self, call: Call<'_>) -> Result<(Value, HeaderMap, StatusCode)> {
         let url = self.url(call.path, &call.query)?;
         let attempts = if call.method == Method::GET {
             self.max_retries.saturating_add(1)
@@ -574,7 +713,7 @@ impl RecurrenteClient {
                 Ok((status, headers, body)) => {
                     tracing::debug!(method = %call.method, path = url.path(), %status, "answered");
                     return if status.is_success() {
-                        decode(status, &body, call.secret_answer)
+                        decode::<Value>(status, &body, call.secret_answer).map(|(v, _)| (v, headers, status))
                     } else {
                         Err(error_for(status, &headers, &body, &call))
                     };
@@ -599,10 +738,11 @@ impl RecurrenteClient {
     }
 
     async fn send_once(&self, call: &Call<'_>, url: &Url) -> std::result::Result<Answer, Failure> {
-        let mut request = self
-            .http
-            .request(call.method.clone(), url.clone())
-            .header("X-PUBLIC-KEY", self.public_key.clone())
+        let mut request = self.http.request(call.method.clone(), url.clone());
+        if let Some(public_key) = &self.public_key {
+            request = request.header("X-PUBLIC-KEY", public_key.clone());
+        }
+        request = request
             .header("X-SECRET-KEY", self.secret_key.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json")
@@ -678,6 +818,69 @@ pub(crate) fn parse_cursor(cursor: Option<&str>) -> Result<u32> {
     page_from_cursor(cursor, None)
 }
 
+/// The page after `page` by the pagination headers (names matched case-insensitively):
+/// `Link` with `rel="next"` (its `page` parameter, else `page + 1`) or, when there is a `Link`
+/// without it, none; else `Current-Page < Total-Pages`; else (no headers) whether `rows` filled
+/// the `asked` size.
+fn next_page(headers: &HeaderMap, page: u32, rows: usize, asked: u32) -> Option<u32> {
+    let text = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let link = text("link");
+    if !link.trim().is_empty() {
+        return next_link(&link).map(|target| {
+            Url::parse(&target)
+                .ok()
+                .and_then(|u| {
+                    u.query_pairs()
+                        .find(|(k, _)| k == "page")
+                        .and_then(|(_, v)| v.parse::<u32>().ok())
+                })
+                .filter(|p| *p > page)
+                .or_else(|| page.checked_add(1))
+        })?;
+    }
+    let number = |name: &str| text(name).trim().parse::<u32>().ok();
+    if let Some(total) = number("total-pages") {
+        let current = number("current-page").unwrap_or(page);
+        return (current < total).then(|| current.checked_add(1)).flatten();
+    }
+    let full = rows >= usize::try_from(asked).unwrap_or(usize::MAX);
+    full.then(|| page.checked_add(1)).flatten()
+}
+
+/// The target of the `rel="next"` entry of a `Link` header (`<url>; rel="next", <url>; rel=…`).
+fn next_link(link: &str) -> Option<String> {
+    let mut rest = link;
+    while let Some(open) = rest.find('<') {
+        let after = rest.get(open + 1..)?;
+        let close = after.find('>')?;
+        let target = after.get(..close)?;
+        let params_and_more = after.get(close + 1..)?;
+        let params = params_and_more.split('<').next().unwrap_or("");
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().trim_end_matches(',').trim();
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("rel")
+                    && v.trim()
+                        .trim_matches('"')
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+            })
+        });
+        if is_next {
+            return Some(target.to_owned());
+        }
+        rest = params_and_more;
+    }
+    None
+}
+
 fn transport(e: reqwest::Error) -> Error {
     Error::Transport {
         gateway: GATEWAY,
@@ -728,8 +931,9 @@ fn truncate(s: &str) -> String {
     out
 }
 
-/// The provider's explanation: `error`, then `message` (strings), Rails-style `errors`, or the
-/// raw text.
+/// The provider's explanation: `message`, then `error` (strings; Recurrente's errors page
+/// documents `message`, its introduction `error`), the `errors` map of field → list of strings
+/// (also a single string), or the raw text.
 fn explanation(body: &[u8]) -> (Option<String>, std::collections::BTreeMap<String, Vec<String>>) {
     let mut fields = std::collections::BTreeMap::new();
     let text = String::from_utf8_lossy(body);
@@ -746,9 +950,9 @@ fn explanation(body: &[u8]) -> (Option<String>, std::collections::BTreeMap<Strin
         other => Some(other.to_string()),
     };
     let mut message = obj
-        .get("error")
+        .get("message")
         .and_then(Value::as_str)
-        .or_else(|| obj.get("message").and_then(Value::as_str))
+        .or_else(|| obj.get("error").and_then(Value::as_str))
         .map(str::to_owned);
     match obj.get("errors") {
         Some(Value::Object(errors)) => {
@@ -806,11 +1010,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn explanations_prefer_error_then_message_then_text() {
+    fn explanations_prefer_message_then_error_then_text() {
         assert_eq!(
             explanation(br#"{"error":"bad","message":"other"}"#).0.as_deref(),
-            Some("bad")
+            Some("other")
         );
+        assert_eq!(explanation(br#"{"error":"bad"}"#).0.as_deref(), Some("bad"));
+        let (m, f) = explanation(
+            r#"{"message":"Autenticación Errónea 👀","errors":{"authentication":["Las llaves de API son inválidas o no coinciden."]}}"#
+                .as_bytes(),
+        );
+        assert_eq!(m.as_deref(), Some("Autenticación Errónea 👀"));
+        assert_eq!(f["authentication"].len(), 1);
         assert_eq!(explanation(br#"{"message":"Invalid"}"#).0.as_deref(), Some("Invalid"));
         assert_eq!(
             explanation(b"Internal Server Error\n").0.as_deref(),
@@ -870,6 +1081,44 @@ mod tests {
         let (m, raw) = decode::<Message>(StatusCode::NO_CONTENT, b"", false).unwrap();
         assert_eq!(m, Message::default());
         assert_eq!(raw, serde_json::json!({}));
+    }
+
+    #[test]
+    fn next_pages_follow_link_then_total_pages_then_short_pages() {
+        let h = |pairs: &[(&'static str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.append(*k, HeaderValue::from_str(v).unwrap());
+            }
+            m
+        };
+        let link = r#"<http://x/api/customers?page=1&items=2>; rel="first", <http://x/api/customers?page=3&items=2>; rel="next", <http://x/api/customers?page=9&items=2>; rel="last""#;
+        assert_eq!(
+            next_page(&h(&[("Link", link)]), 2, 1, 2),
+            Some(3),
+            "a short page with a next link"
+        );
+        let last =
+            r#"<http://x/a?page=1>; rel="first", <http://x/a?page=1>; rel="prev", <http://x/a?page=2>; rel="last""#;
+        assert_eq!(
+            next_page(&h(&[("link", last)]), 2, 2, 2),
+            None,
+            "a full page without one"
+        );
+        assert_eq!(
+            next_page(&h(&[("link", r#"<http://x/a>; rel="next""#)]), 4, 2, 2),
+            Some(5)
+        );
+        assert_eq!(
+            next_page(&h(&[("Total-Pages", "5"), ("Current-Page", "2")]), 2, 1, 10),
+            Some(3)
+        );
+        assert_eq!(
+            next_page(&h(&[("total-pages", "2"), ("current-page", "2")]), 2, 10, 10),
+            None
+        );
+        assert_eq!(next_page(&h(&[]), 1, 10, 10), Some(2));
+        assert_eq!(next_page(&h(&[]), 1, 9, 10), None);
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::webhook::WebhookSecret;
 /// Recurrente's production API host. API paths are under `/api/`.
 pub const DEFAULT_BASE_URL: &str = "https://app.recurrente.com";
 
-/// The variable holding the public key (`pk_live_…` / `pk_test_…`).
+/// The variable holding the public key (`pk_live_…` / `pk_test_…`); optional: the secret key
+/// alone authenticates.
 pub const ENV_PUBLIC_KEY: &str = "RECURRENTE_PUBLIC_KEY";
 /// The variable holding the secret key (`sk_live_…` / `sk_test_…`).
 pub const ENV_SECRET_KEY: &str = "RECURRENTE_SECRET_KEY";
@@ -30,6 +31,11 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_RETRIES: u32 = 2;
 
 /// Everything the Recurrente client and gateway need.
+///
+/// The secret key is required and enough: it selects the account and the mode (test or live).
+/// The public key is optional; when it is set, both are sent (`X-PUBLIC-KEY` and
+/// `X-SECRET-KEY`, which must then belong to the same account and mode). No `Authorization`
+/// header is ever sent.
 ///
 /// ```
 /// use paycycle_recurrente::RecurrenteConfig;
@@ -45,7 +51,7 @@ const DEFAULT_MAX_RETRIES: u32 = 2;
 /// ```
 #[derive(Clone)]
 pub struct RecurrenteConfig {
-    public_key: SecretString,
+    public_key: Option<SecretString>,
     secret_key: SecretString,
     webhook_secrets: Vec<WebhookSecret>,
     base_url: Url,
@@ -57,7 +63,7 @@ pub struct RecurrenteConfig {
 impl fmt::Debug for RecurrenteConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecurrenteConfig")
-            .field("public_key", &"[redacted]")
+            .field("public_key", &self.public_key.as_ref().map(|_| "[redacted]"))
             .field("secret_key", &"[redacted]")
             .field(
                 "webhook_secrets",
@@ -77,7 +83,8 @@ impl RecurrenteConfig {
         RecurrenteConfigBuilder::default()
     }
 
-    /// Reads `RECURRENTE_PUBLIC_KEY`, `RECURRENTE_SECRET_KEY`, the optional
+    /// Reads `RECURRENTE_SECRET_KEY`, the optional `RECURRENTE_PUBLIC_KEY` (unset or empty: only
+    /// the secret key is sent), the optional
     /// `RECURRENTE_WEBHOOK_SECRET` (several secrets separated by spaces or commas, for rotation)
     /// and the optional `RECURRENTE_BASE_URL` (default `https://app.recurrente.com`).
     ///
@@ -108,14 +115,15 @@ impl RecurrenteConfig {
                 None => Err(Error::config(name, "is not set")),
             }
         };
-        let public_key = required(ENV_PUBLIC_KEY)?;
         let secret_key = required(ENV_SECRET_KEY)?;
+        let public_key = lookup(ENV_PUBLIC_KEY)?.filter(|v| !v.trim().is_empty());
         let secrets = lookup(ENV_WEBHOOK_SECRET)?.unwrap_or_default();
         let base_url = lookup(ENV_BASE_URL)?.filter(|v| !v.trim().is_empty());
 
-        let mut builder = RecurrenteConfig::builder()
-            .public_key(public_key)
-            .secret_key(secret_key);
+        let mut builder = RecurrenteConfig::builder().secret_key(secret_key);
+        if let Some(key) = public_key {
+            builder = builder.public_key(key);
+        }
         for secret in secrets.split([' ', ',', '\n', '\t']).filter(|s| !s.is_empty()) {
             builder = builder.webhook_secret(secret);
         }
@@ -125,9 +133,9 @@ impl RecurrenteConfig {
         builder.build_named(Names::ENV)
     }
 
-    /// The public key.
-    pub fn public_key(&self) -> &SecretString {
-        &self.public_key
+    /// The public key, when one is configured (sent as `X-PUBLIC-KEY` next to the secret key).
+    pub fn public_key(&self) -> Option<&SecretString> {
+        self.public_key.as_ref()
     }
 
     /// The secret key.
@@ -215,7 +223,7 @@ impl Names {
 }
 
 impl RecurrenteConfigBuilder {
-    /// The public key (`X-PUBLIC-KEY`).
+    /// The public key (`X-PUBLIC-KEY`); optional: without it only `X-SECRET-KEY` is sent.
     pub fn public_key(mut self, key: impl Into<String>) -> Self {
         self.public_key = Some(SecretString::from(key.into()));
         self
@@ -263,14 +271,18 @@ impl RecurrenteConfigBuilder {
     /// Validates and returns the configuration.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the missing or malformed setting (`public_key`, `secret_key`,
+    /// [`Error::Config`] naming the missing or malformed setting (`secret_key`, a malformed
+    /// `public_key`,
     /// `webhook_secret`, `base_url`, `timeout`); never a secret's value.
     pub fn build(self) -> Result<RecurrenteConfig> {
         self.build_named(Names::BUILDER)
     }
 
     fn build_named(self, names: Names) -> Result<RecurrenteConfig> {
-        let public_key = check_key(self.public_key, names.public_key, "pk_", "sk_")?;
+        let public_key = self
+            .public_key
+            .map(|k| check_key(Some(k), names.public_key, "pk_", "sk_"))
+            .transpose()?;
         let secret_key = check_key(self.secret_key, names.secret_key, "sk_", "pk_")?;
         let webhook_secrets = self
             .webhook_secrets
@@ -378,7 +390,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.base_url().as_str(), "https://app.recurrente.com/");
-        assert_eq!(c.public_key().expose_secret(), "pk_test_a");
+        assert_eq!(c.public_key().map(|k| k.expose_secret()), Some("pk_test_a"));
         assert_eq!(c.secret_key().expose_secret(), "sk_test_b");
         assert_eq!(c.timeout(), Duration::from_secs(5));
         assert_eq!(c.connect_timeout(), DEFAULT_CONNECT_TIMEOUT);
@@ -428,8 +440,16 @@ mod tests {
         assert_eq!(key, ENV_SECRET_KEY);
         assert_eq!(reason, "is not set");
 
-        let (key, _) = config_key(RecurrenteConfig::from_vars(vars(&[(ENV_SECRET_KEY, "sk_1")])));
-        assert_eq!(key, ENV_PUBLIC_KEY);
+        // The secret key alone is enough; an empty public key is no public key.
+        let c = RecurrenteConfig::from_vars(vars(&[(ENV_SECRET_KEY, "sk_1")])).unwrap();
+        assert!(c.public_key().is_none());
+        let c = RecurrenteConfig::from_vars(vars(&[(ENV_PUBLIC_KEY, " "), (ENV_SECRET_KEY, "sk_1")])).unwrap();
+        assert!(c.public_key().is_none());
+        let c = RecurrenteConfig::builder().secret_key("sk_test_1").build().unwrap();
+        assert!(c.public_key().is_none());
+        assert!(format!("{c:?}").contains("public_key: None"));
+        let (key, _) = config_key(RecurrenteConfig::builder().public_key("pk_test_1").build());
+        assert_eq!(key, "secret_key");
 
         let (key, reason) = config_key(RecurrenteConfig::from_vars(vars(&[
             (ENV_PUBLIC_KEY, "pk_1"),
@@ -483,6 +503,6 @@ mod tests {
     #[test]
     fn lookup_errors_propagate() {
         let r = RecurrenteConfig::from_vars(|name| Err(Error::config(name, "is not valid UTF-8")));
-        assert_eq!(config_key(r).0, ENV_PUBLIC_KEY);
+        assert_eq!(config_key(r).0, ENV_SECRET_KEY);
     }
 }

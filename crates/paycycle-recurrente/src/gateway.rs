@@ -14,7 +14,7 @@ use crate::config::{ENV_WEBHOOK_SECRET, RecurrenteConfig};
 use crate::convert;
 use crate::validate;
 use crate::webhook::{REFERENCE_KEY, RecurrenteWebhookVerifier};
-use crate::wire::{self, CreateCheckout, CreateUser, CustomItem, ListParams, RecurringTerms};
+use crate::wire::{self, CreateCheckout, CreateCustomer, CreateUser, CustomItem, ListParams, RecurringTerms};
 
 /// What Recurrente can do through this crate:
 ///
@@ -28,7 +28,7 @@ use crate::wire::{self, CreateCheckout, CreateUser, CustomItem, ListParams, Recu
 /// | payer currency | **no** | Recurrente charges in the price's currency |
 /// | callback URL | **no** | webhooks go to endpoints registered once (`create_webhook_endpoint`) |
 /// | return URLs | yes | `success_url`, `cancel_url` |
-/// | customer | yes | a user is created first (`POST /api/users`) and passed as `user_id` |
+/// | customer | yes | found or created by e-mail first (`POST /api/customers`) and passed as `customer_id` |
 /// | pause | **no** | no documented endpoint |
 /// | list, cancel | yes | |
 pub fn capabilities() -> Capabilities {
@@ -48,8 +48,10 @@ pub fn capabilities() -> Capabilities {
 ///
 /// - `create_checkout` sends a checkout with one recurring item and stores your merchant
 ///   reference (given, or generated as `pc_<uuid>`) in the checkout's metadata under
-///   `paycycle_reference`, next to your metadata. With a customer, it first creates a user
-///   (`POST /api/users`, which needs an e-mail address) to pre-fill the page. Intro offers,
+///   `paycycle_reference`, next to your metadata. With a customer, it first finds or creates
+///   the customer by e-mail address (`POST /api/customers`, so a repeat buyer keeps one
+///   record) and passes it as `customer_id` to pre-fill the page (where `/api/customers`
+///   answers 404, it creates a user with `POST /api/users` instead and passes `user_id`). Intro offers,
 ///   payer currencies and per-checkout callback URLs are [`Error::Unsupported`].
 /// - `checkout` reads the checkout: `unpaid` and `payment_in_progress` are `Pending`; `paid`
 ///   follows `payment.paymentable` to the subscription (`su_…`) and takes its status (a paid
@@ -175,7 +177,7 @@ impl RecurringGateway for RecurrenteGateway {
         let (req, reference) = self.checkout_request(request)?;
         // Everything is checked before the first request (the user) is sent.
         let mut body = validate::checkout(&req)?;
-        let user = match &request.customer {
+        let customer = match &request.customer {
             Some(customer) => {
                 let email = customer.email.clone().filter(|e| !e.trim().is_empty()).ok_or_else(|| {
                     Error::invalid(
@@ -183,24 +185,38 @@ impl RecurringGateway for RecurrenteGateway {
                         "Recurrente needs an e-mail address to pre-fill the payer's details",
                     )
                 })?;
-                let user = CreateUser::new(email, customer.name.clone().filter(|n| !n.trim().is_empty()));
-                validate::create_user(&user)?;
-                Some(user)
+                let mut c = CreateCustomer::new(email);
+                if let Some(name) = customer.name.clone().filter(|n| !n.trim().is_empty()) {
+                    c = c.full_name(name);
+                }
+                validate::create_customer(&c)?;
+                Some(c)
             }
             None => None,
         };
-        if let Some(user) = user {
-            let created = self.client.create_user(&user).await?;
-            if created.id.is_empty() {
-                return Err(Error::Decode {
-                    gateway: GatewayId::RECURRENTE,
-                    status: 200,
-                    path: "id".into(),
-                    excerpt: "-".into(),
-                    source: "the created user has no id".into(),
-                });
+        if let Some(customer) = customer {
+            // Find-or-create by e-mail address: a repeat buyer keeps one customer. An account
+            // without `/api/customers` (404) falls back to creating the user, as before.
+            let no_id = |what: &str| Error::Decode {
+                gateway: GatewayId::RECURRENTE,
+                status: 200,
+                path: "id".into(),
+                excerpt: "-".into(),
+                source: format!("the {what} has no id").into(),
+            };
+            match self.client.create_customer(&customer).await {
+                Ok(found) if found.id.is_empty() => return Err(no_id("customer")),
+                Ok(found) => body.set_customer_id(found.id),
+                Err(Error::NotFound { .. }) => {
+                    let user = CreateUser::new(customer.email.clone(), customer.full_name.clone());
+                    let created = self.client.create_user(&user).await?;
+                    if created.id.is_empty() {
+                        return Err(no_id("created user"));
+                    }
+                    body.set_user_id(created.id);
+                }
+                Err(e) => return Err(e),
             }
-            body.set_user_id(created.id);
         }
         let (created, raw) = self.client.create_checkout_body(&body).await?;
         let checkout = wire::Checkout {

@@ -6,8 +6,10 @@
 //!   subscriptions, cancellation and verified webhooks, swappable with any other backend.
 //! - [`RecurrenteClient`] is a typed client for **every** endpoint of Recurrente's API reference:
 //!   checkouts (item details, recurring items, product ids, connected accounts), payment
-//!   intents, products and prices, coupons, subscriptions, users, transfers, refunds, webhook
-//!   endpoints and one-time payments with a saved card. Request and response types are in
+//!   intents, products and prices, coupons, subscriptions, users and customers
+//!   (`/api/customers`, found or created by e-mail), transfers, refunds, webhook endpoints and
+//!   one-time payments with a saved card. It authenticates with the secret key alone, or with
+//!   both keys when a public key is configured. Request and response types are in
 //!   [`wire`]; requests are checked against the documented limits before anything is sent.
 //! - [`webhook`] verifies (and makes) Recurrente's Svix signatures and maps every documented
 //!   event type to a [`paycycle_core::WebhookEvent`].
@@ -17,7 +19,7 @@
 //! use paycycle_recurrente::RecurrenteGateway;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! // RECURRENTE_PUBLIC_KEY, RECURRENTE_SECRET_KEY, RECURRENTE_WEBHOOK_SECRET (optional),
+//! // RECURRENTE_SECRET_KEY, RECURRENTE_PUBLIC_KEY (optional), RECURRENTE_WEBHOOK_SECRET (optional),
 //! // RECURRENTE_BASE_URL (optional: the simulator's address in tests).
 //! let gateway = RecurrenteGateway::from_env()?;
 //!

@@ -13,10 +13,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::wire::{
-    BillingInterval, CouponDiscount, CreateCheckout, CreateCoupon, CreateOneTimePayment, CreateProduct, CreateTransfer,
-    CreateUser, CreateWebhookEndpoint, CustomItem, LineItem, ListCheckouts, ListParams, Metadata, NewPrice,
-    PriceChange, ProductDetails, RecurringTerms, Requirement, UpdateCheckout, UpdateCoupon, UpdatePaymentIntent,
-    UpdateProduct,
+    BillingInterval, CouponDiscount, CreateCheckout, CreateCoupon, CreateCustomer, CreateOneTimePayment, CreateProduct,
+    CreateTransfer, CreateUser, CreateWebhookEndpoint, CustomItem, LineItem, ListCheckouts, ListParams, Metadata,
+    NewPrice, PriceChange, ProductDetails, RecurringTerms, Requirement, UpdateCheckout, UpdateCoupon, UpdateCustomer,
+    UpdatePaymentIntent, UpdateProduct,
 };
 
 /// At most this many metadata keys.
@@ -336,6 +336,8 @@ pub(crate) struct CheckoutBody {
     cancel_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer_id: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     metadata: Metadata,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -351,6 +353,11 @@ impl CheckoutBody {
     pub(crate) fn set_user_id(&mut self, user_id: String) {
         self.user_id = Some(user_id);
     }
+
+    /// Sets the customer after the rest was checked (the gateway finds or creates it last).
+    pub(crate) fn set_customer_id(&mut self, customer_id: String) {
+        self.customer_id = Some(customer_id);
+    }
 }
 
 /// Checks a checkout.
@@ -362,6 +369,9 @@ pub(crate) fn checkout(req: &CreateCheckout) -> Result<CheckoutBody> {
     check_metadata("metadata", &req.metadata)?;
     if let Some(user) = &req.user_id {
         non_empty("user_id", user)?;
+    }
+    if let Some(customer) = &req.customer_id {
+        non_empty("customer_id", customer)?;
     }
     if let Some(account) = &req.custom_account_id {
         non_empty("custom_account_id", account)?;
@@ -389,6 +399,7 @@ pub(crate) fn checkout(req: &CreateCheckout) -> Result<CheckoutBody> {
         success_url: req.success_url.as_ref().map(|u| u.to_string()),
         cancel_url: req.cancel_url.as_ref().map(|u| u.to_string()),
         user_id: req.user_id.clone(),
+        customer_id: req.customer_id.clone(),
         metadata: req.metadata.clone(),
         expires_at: req.expires_at.as_ref().map(time),
         custom_account_id: req.custom_account_id.clone(),
@@ -800,6 +811,108 @@ pub(crate) fn create_user(req: &CreateUser) -> Result<UserBody> {
         email: email.to_owned(),
         full_name: req.full_name.clone(),
     })
+}
+
+/// The body of `POST /api/customers`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct CustomerBody {
+    email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nit: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: Metadata,
+}
+
+/// Checks a new customer (the e-mail address as for users; optional fields not blank).
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn create_customer(req: &CreateCustomer) -> Result<CustomerBody> {
+    let user = create_user(&CreateUser::new(req.email.clone(), req.full_name.clone()))?;
+    for (field, v) in [
+        ("name", &req.name),
+        ("phone", &req.phone),
+        ("address", &req.address),
+        ("nit", &req.nit),
+    ] {
+        if let Some(v) = v {
+            non_empty(field, v)?;
+        }
+    }
+    check_metadata("metadata", &req.metadata)?;
+    Ok(CustomerBody {
+        email: user.email,
+        full_name: user.full_name,
+        name: req.name.clone(),
+        phone: req.phone.clone(),
+        address: req.address.clone(),
+        nit: req.nit.clone(),
+        metadata: req.metadata.clone(),
+    })
+}
+
+/// The body of `PUT /api/customers/{id}`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct UpdateCustomerBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nit: Option<String>,
+    /// `null` values delete keys.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: BTreeMap<String, Option<String>>,
+}
+
+/// Checks a customer update: something to change, no blank field, metadata within the limits.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field.
+pub(crate) fn update_customer(req: &UpdateCustomer) -> Result<UpdateCustomerBody> {
+    for (field, v) in [
+        ("name", &req.name),
+        ("phone", &req.phone),
+        ("address", &req.address),
+        ("nit", &req.nit),
+    ] {
+        if let Some(v) = v {
+            non_empty(field, v)?;
+        }
+    }
+    // Keys are checked as metadata (deleted ones with an empty value).
+    let as_set: Metadata = req
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
+        .collect();
+    check_metadata("metadata", &as_set)?;
+    let body = UpdateCustomerBody {
+        name: req.name.clone(),
+        phone: req.phone.clone(),
+        address: req.address.clone(),
+        nit: req.nit.clone(),
+        metadata: req.metadata.clone(),
+    };
+    if body.name.is_none()
+        && body.phone.is_none()
+        && body.address.is_none()
+        && body.nit.is_none()
+        && body.metadata.is_empty()
+    {
+        return Err(Error::invalid("customer", "nothing to update"));
+    }
+    Ok(body)
 }
 
 /// The body of `POST /api/transfers`.

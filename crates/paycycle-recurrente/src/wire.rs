@@ -669,6 +669,9 @@ pub struct CreateCheckout {
     pub cancel_url: Option<Url>,
     /// Pre-fills the payer's details (`us_…`).
     pub user_id: Option<String>,
+    /// Pre-fills the payer's details from a customer (`cus_…`, from
+    /// [`RecurrenteClient::create_customer`](crate::RecurrenteClient::create_customer)).
+    pub customer_id: Option<String>,
     /// Your data (at most 50 keys, keys ≤ 40 characters, values ≤ 500).
     pub metadata: Metadata,
     /// When the checkout stops accepting payment (a past time expires it at once).
@@ -687,6 +690,7 @@ impl CreateCheckout {
             success_url: None,
             cancel_url: None,
             user_id: None,
+            customer_id: None,
             metadata: Metadata::new(),
             expires_at: None,
             custom_account_id: None,
@@ -719,6 +723,13 @@ impl CreateCheckout {
     #[must_use]
     pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
         self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Sets the customer (`cus_…`).
+    #[must_use]
+    pub fn customer_id(mut self, customer_id: impl Into<String>) -> Self {
+        self.customer_id = Some(customer_id.into());
         self
     }
 
@@ -1218,6 +1229,145 @@ impl CreateUser {
             email: email.into(),
             full_name,
         }
+    }
+}
+
+/// `POST /api/customers`: finds the customer with this e-mail address, or creates it (and its
+/// user when there is none). Repeat buyers keep one customer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreateCustomer {
+    /// E-mail address (the key a customer is found by).
+    pub email: String,
+    /// Full name.
+    pub full_name: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// Tax id (NIT).
+    pub nit: Option<String>,
+    /// Your data (string → string, the limits of [`Metadata`]).
+    pub metadata: Metadata,
+}
+
+impl CreateCustomer {
+    /// A customer with an e-mail address.
+    pub fn new(email: impl Into<String>) -> Self {
+        CreateCustomer {
+            email: email.into(),
+            ..CreateCustomer::default()
+        }
+    }
+
+    /// Sets the full name.
+    #[must_use]
+    pub fn full_name(mut self, v: impl Into<String>) -> Self {
+        self.full_name = Some(v.into());
+        self
+    }
+
+    /// Sets the name.
+    #[must_use]
+    pub fn name(mut self, v: impl Into<String>) -> Self {
+        self.name = Some(v.into());
+        self
+    }
+
+    /// Sets the phone number.
+    #[must_use]
+    pub fn phone(mut self, v: impl Into<String>) -> Self {
+        self.phone = Some(v.into());
+        self
+    }
+
+    /// Sets the address.
+    #[must_use]
+    pub fn address(mut self, v: impl Into<String>) -> Self {
+        self.address = Some(v.into());
+        self
+    }
+
+    /// Sets the tax id (NIT).
+    #[must_use]
+    pub fn nit(mut self, v: impl Into<String>) -> Self {
+        self.nit = Some(v.into());
+        self
+    }
+
+    /// Adds a metadata entry.
+    #[must_use]
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// `PUT /api/customers/{id}`: changes the fields given (the e-mail address cannot change).
+/// Metadata is merged into the customer's: a key set to `None` is deleted, others are set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpdateCustomer {
+    /// Name.
+    pub name: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// Tax id (NIT).
+    pub nit: Option<String>,
+    /// Metadata changes: `Some(value)` sets a key, `None` deletes it (sent as `null`).
+    pub metadata: BTreeMap<String, Option<String>>,
+}
+
+impl UpdateCustomer {
+    /// An update changing nothing yet.
+    pub fn new() -> Self {
+        UpdateCustomer::default()
+    }
+
+    /// Sets the name.
+    #[must_use]
+    pub fn name(mut self, v: impl Into<String>) -> Self {
+        self.name = Some(v.into());
+        self
+    }
+
+    /// Sets the phone number.
+    #[must_use]
+    pub fn phone(mut self, v: impl Into<String>) -> Self {
+        self.phone = Some(v.into());
+        self
+    }
+
+    /// Sets the address.
+    #[must_use]
+    pub fn address(mut self, v: impl Into<String>) -> Self {
+        self.address = Some(v.into());
+        self
+    }
+
+    /// Sets the tax id (NIT).
+    #[must_use]
+    pub fn nit(mut self, v: impl Into<String>) -> Self {
+        self.nit = Some(v.into());
+        self
+    }
+
+    /// Sets a metadata entry (merged into the customer's).
+    #[must_use]
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), Some(value.into()));
+        self
+    }
+
+    /// Deletes a metadata entry.
+    #[must_use]
+    pub fn remove_metadata(mut self, key: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), None);
+        self
     }
 }
 
@@ -1820,6 +1970,37 @@ pub struct User {
     /// Full name, when returned.
     #[serde(deserialize_with = "de::opt_string")]
     pub full_name: Option<String>,
+}
+
+/// A customer of `/api/customers` (`cus_…`): the merchant's profile of a user. Both ids are
+/// kept; never tell them apart by prefix (`us_…` and `usr_…` both occur for users).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomerProfile {
+    /// `cus_…`.
+    #[serde(deserialize_with = "de::string")]
+    pub id: String,
+    /// The user (`us_…` / `usr_…`).
+    #[serde(deserialize_with = "de::opt_string")]
+    pub user_id: Option<String>,
+    /// E-mail address.
+    #[serde(deserialize_with = "de::opt_string")]
+    pub email: Option<String>,
+    /// Name.
+    #[serde(deserialize_with = "de::opt_string")]
+    pub name: Option<String>,
+    /// Phone number.
+    #[serde(deserialize_with = "de::opt_string")]
+    pub phone: Option<String>,
+    /// Address.
+    #[serde(deserialize_with = "de::opt_string")]
+    pub address: Option<String>,
+    /// Tax id (NIT).
+    #[serde(deserialize_with = "de::opt_string")]
+    pub nit: Option<String>,
+    /// Your data.
+    #[serde(deserialize_with = "de::map")]
+    pub metadata: MetadataMap,
 }
 
 /// A transfer (`tr_…`).

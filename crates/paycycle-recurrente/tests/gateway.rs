@@ -45,6 +45,10 @@ fn recurrente(checkout_status: &'static str, subscription_status: &'static str) 
         let p = r.path.as_str();
         match (r.method.as_str(), p) {
             ("POST", "/api/users") => Reply::json(200, r#"{"email":"ana@example.com","id":"us_ana"}"#),
+            ("POST", "/api/customers") => Reply::json(
+                201,
+                r#"{"id":"cus_ana","user_id":"us_ana","email":"ana@example.com","name":"Ana Pérez","phone":null,"address":null,"nit":null,"metadata":{}}"#,
+            ),
             ("POST", "/api/checkouts") => Reply::json(201, fixture!("checkout_created_items")),
             ("GET", "/api/checkouts/ch_lmgbvesmihkqzma3") => {
                 let mut c: Value = serde_json::from_str(fixture!("checkouts_list")).unwrap();
@@ -71,7 +75,7 @@ fn recurrente(checkout_status: &'static str, subscription_status: &'static str) 
 }
 
 #[tokio::test]
-async fn create_checkout_sends_one_recurring_item_and_creates_the_user_first() {
+async fn create_checkout_sends_one_recurring_item_and_finds_or_creates_the_customer_first() {
     let server = MockServer::start(recurrente("unpaid", "active")).await;
     let g = gateway(&server);
     let request = CheckoutRequest::new(plan())
@@ -96,7 +100,7 @@ async fn create_checkout_sends_one_recurring_item_and_creates_the_user_first() {
     assert_eq!(checkout.raw["id"], "ch_eegw9j5zgqoae3ms");
 
     let seen = server.requests();
-    assert_eq!(server.lines(), ["POST /api/users", "POST /api/checkouts"]);
+    assert_eq!(server.lines(), ["POST /api/customers", "POST /api/checkouts"]);
     assert_eq!(
         seen[0].json(),
         json!({"email": "ana@example.com", "full_name": "Ana Pérez"})
@@ -117,10 +121,39 @@ async fn create_checkout_sends_one_recurring_item_and_creates_the_user_first() {
             }],
             "success_url": "https://shop.example/ok",
             "cancel_url": "https://shop.example/cancel",
-            "user_id": "us_ana",
+            "customer_id": "cus_ana",
             "metadata": {"plan": "gold", "paycycle_reference": "order-42"}
         })
     );
+}
+
+#[tokio::test]
+async fn without_a_customers_api_the_gateway_creates_a_user() {
+    let inner = recurrente("unpaid", "active");
+    let server = MockServer::start(move |r: &Recorded| {
+        if r.path == "/api/customers" {
+            Reply::json(404, r#"{"message":"Not found"}"#)
+        } else {
+            inner(r)
+        }
+    })
+    .await;
+    let request = CheckoutRequest::new(plan()).customer(Customer {
+        email: Some("ana@example.com".into()),
+        name: Some("Ana Pérez".into()),
+    });
+    gateway(&server).create_checkout(&request).await.unwrap();
+    assert_eq!(
+        server.lines(),
+        ["POST /api/customers", "POST /api/users", "POST /api/checkouts"]
+    );
+    let seen = server.requests();
+    assert_eq!(
+        seen[1].json(),
+        json!({"email": "ana@example.com", "full_name": "Ana Pérez"})
+    );
+    assert_eq!(seen[2].json()["user_id"], "us_ana");
+    assert!(seen[2].json().get("customer_id").is_none());
 }
 
 #[tokio::test]

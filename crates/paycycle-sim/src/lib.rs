@@ -96,6 +96,7 @@
 //! | `POST /api/coupons` (201), `GET /api/coupons`, `GET`/`PATCH`/`DELETE /api/coupons/{id}` | the coupon; delete: `{"id","status":"deleted"}` |
 //! | `GET /api/subscriptions`, `GET /api/subscriptions/{id}`, `DELETE /api/subscriptions/{id}` | the subscription; delete: `{"message":"Suscripción cancelada"}` |
 //! | `POST /api/users`, `POST /api/transfers`, `POST /api/refunds`, `GET /api/refunds/{id}` | 200 |
+//! | `POST /api/customers` (find-or-create by e-mail: 201 created, 200 found), `GET /api/customers` (`{"customers":[…]}`), `GET`/`PUT`/`PATCH /api/customers/{id}` (or `?user_id=`) | the customer `{"id":"cus_…","user_id","email","name","phone","address","nit","metadata"}` |
 //! | `POST /api/webhook_endpoints` (200, with `signingSecret`), `GET /api/webhook_endpoints`, `DELETE /api/webhook_endpoints/{id}` | the endpoint(s) |
 //! | `POST /api/one_time_payments` | 201 `{"id":"on_…","status":"paid"}` |
 //!
@@ -131,17 +132,33 @@
 //! # }
 //! ```
 //!
-//! - Authentication: `X-PUBLIC-KEY` and `X-SECRET-KEY` must both equal the configured keys
-//!   ([`DEFAULT_RECURRENTE_PUBLIC_KEY`], [`DEFAULT_RECURRENTE_SECRET_KEY`], or
-//!   `RECURRENTE_PUBLIC_KEY`/`RECURRENTE_SECRET_KEY` through [`SimConfig::from_env`]), compared
-//!   in constant time; otherwise HTTP 401 `{"error":"Unauthorized"}`, before anything else.
-//! - Errors: `{"error":"<message>"}`. Validation is HTTP 422 whose message starts with the field
-//!   (`items[0].currency must be GTQ or USD, not `EUR``), with also
-//!   `"errors":{"<field>":["<detail>"]}`; unknown ids in the path are HTTP 404
-//!   `{"error":"Not found"}`; ids named in a body (`product_id`, `user_id`, `payment_method_id`,
-//!   `payment_intent_id`, a price `id`) that do not exist are 422 naming the field; a body that
-//!   is not JSON is 400; `multipart/form-data` is 415 (JSON and Rails-style
-//!   `x-www-form-urlencoded` fields such as `items[][name]` are read).
+//! - Authentication: `X-SECRET-KEY` alone, or the pair `X-PUBLIC-KEY` + `X-SECRET-KEY`, must
+//!   equal the configured keys ([`DEFAULT_RECURRENTE_PUBLIC_KEY`],
+//!   [`DEFAULT_RECURRENTE_SECRET_KEY`], or `RECURRENTE_PUBLIC_KEY`/`RECURRENTE_SECRET_KEY`
+//!   through [`SimConfig::from_env`]), compared in constant time; a pair whose halves differ in
+//!   account or mode is refused; `X-PUBLIC-KEY` alone is accepted only by `POST /api/checkouts`
+//!   (browser-side checkouts); `Authorization: Bearer` is not accepted. Otherwise HTTP 401
+//!   `{"message":"Autenticación Errónea 👀","errors":{"authentication":["Las llaves de API son
+//!   inválidas o no coinciden."]}}`, before anything else.
+//! - Errors: every error under `/api` is JSON `{"message":"<message>"}`, for a field also
+//!   `"errors":{"<field>":["<detail>"]}`. Bad parameters are HTTP 400 whose message starts with
+//!   the field (`items[0].currency must be GTQ or USD, not `EUR``), also for ids named in a body
+//!   (`product_id`, `user_id`, `customer_id`, `payment_method_id`, `payment_intent_id`, a price
+//!   `id`) that do not exist; a request understood that the object's state does not allow is
+//!   422 (a paid checkout updated, a refund of an unpaid or refunded payment, a subscription
+//!   cancelled twice, a declined charge); unknown ids in the path and unknown routes are 404
+//!   `{"message":"Not found"}`; a method a route does not have is 405 with a JSON message;
+//!   a body that is not JSON is 400; `multipart/form-data` is 415 (JSON and Rails-style
+//!   `x-www-form-urlencoded` fields such as `items[][name]` are read); any other refusal
+//!   (e.g. a body over 2 MiB, 413) carries a JSON `message` too.
+//! - Customers: `POST /api/customers` (`email` required; `full_name`, `name`, `phone`,
+//!   `address`, `nit`, `metadata`; top level or under `customer`) answers the customer of the
+//!   user with that e-mail address when there is one (200, unchanged), else creates it, and the
+//!   user too when none exists (201). `PUT` (and `PATCH`, its alias) changes `name`, `phone`,
+//!   `address`, `nit` (`null` clears) and deep-merges `metadata` (a key sent as `null` is
+//!   deleted); `email` cannot change and is ignored. `?user_id=` on `/api/customers/{id}` looks
+//!   the customer up by its user (the path's id is then a placeholder); a user's id in the path
+//!   works too. Checkouts take `customer_id` (`cus_…`) as well as `user_id`.
 //! - Validation: currency `GTQ`/`USD`; `amount_in_cents` a positive integer, as a number or a
 //!   numeric string (the reference sends both); `quantity` 1..9; metadata at most 50 keys, names
 //!   ≤ 40 and values ≤ 500 characters; URLs http(s); `billing_interval` and
@@ -156,9 +173,12 @@
 //!   microseconds, events in UTC milliseconds). Checkouts also have `live_mode` (false unless the
 //!   public key is `pk_live_…`), which the reference describes but its examples omit. Key
 //!   order is not kept (JSON objects are unordered).
-//! - Lists: `page` (from 1) and `items` (default 10, at most 100), bare arrays, newest first,
-//!   with `Total-Count`, `Page-Items` and `Link` (`rel="next"`, `rel="prev"`) headers.
-//!   `GET /api/webhook_endpoints` is not paginated.
+//! - Lists: `page` (from 1) and `items` (default 10, at most 100), bare arrays (customers:
+//!   `{"customers":[…]}`), newest first, with the five headers of Recurrente's pagination page:
+//!   `Current-Page`, `Page-Items` (the page size, as in Ruby pagy, not the rows on the page),
+//!   `Total-Pages` (at least 1), `Total-Count` and `Link` (`rel="first"`, `"prev"` except on the
+//!   first page, `"next"` except on the last, `"last"`). `GET /api/webhook_endpoints` is not
+//!   paginated.
 //!
 //! The payer acts on the checkout page (`checkout_url`, also at `/pay/recurrente/{id}`) or
 //! through `POST /__sim/recurrente/checkouts/{id}/pay` (see [`RecurrenteOutcome`]):
@@ -206,7 +226,7 @@
 //! next 5 days": the simulator follows the former, as provider-facts does); `subscription.cancel`
 //! on the merchant's `DELETE` and at the automatic end (the reference describes it only after
 //! failed retries); `subscription.create` at a trial's start; `unable_to_start` subscriptions
-//! from declined first payments; a second `DELETE` is 422 `{"error":"La suscripción ya está
+//! from declined first payments; a second `DELETE` is 422 `{"message":"La suscripción ya está
 //! cancelada"}`; a user is unique by e-mail (`POST /api/users` again answers the same user);
 //! checkout items given by their details become products readable by id but not listed; an
 //! item with a `product_id` uses the product's first price; a checkout holds one recurring item

@@ -1,5 +1,5 @@
-//! The Recurrente frontend: every endpoint of Recurrente's API reference under `/api/...`,
-//! authenticated by both key headers, with Recurrente's objects kept beside the engine's
+//! The Recurrente frontend: every endpoint of Recurrente's API reference under `/api/...`
+//! (with `/api/customers`), authenticated by the secret key alone or both key headers, with Recurrente's objects kept beside the engine's
 //! subscriptions and Svix-signed events sent to every webhook endpoint.
 //!
 //! - [`api`]: the HTTP routes. [`parse`] and [`input`]: reading and checking requests.

@@ -16,12 +16,21 @@ fn id_of(v: &Value, prefix: &str) -> String {
     id.to_owned()
 }
 
-/// A 422 whose `error` names `field` (and `errors` has it).
+/// A 400 (a bad parameter) whose `message` names `field` (and `errors` has it).
 fn assert_invalid(r: &Answer, field: &str) {
-    assert_eq!(r.status, 422, "{field}: {}", r.text);
-    let msg = r.json["error"]
+    assert_field_error(r, 400, field);
+}
+
+/// A 422 (understood, but the object's state does not allow it) naming `field`.
+fn assert_conflict(r: &Answer, field: &str) {
+    assert_field_error(r, 422, field);
+}
+
+fn assert_field_error(r: &Answer, status: u16, field: &str) {
+    assert_eq!(r.status, status, "{field}: {}", r.text);
+    let msg = r.json["message"]
         .as_str()
-        .unwrap_or_else(|| panic!("no error key: {}", r.text));
+        .unwrap_or_else(|| panic!("no message key: {}", r.text));
     assert!(msg.contains(field), "`{msg}` should name {field}");
     let errors = r.json["errors"].as_object().unwrap();
     assert!(
@@ -88,20 +97,32 @@ async fn test_endpoint_and_authentication() {
         ] {
             let r = request(&sim, method.clone(), path, keys, Some(&body)).await;
             assert_eq!(r.status, 401, "{method} {path} with {keys:?}");
-            assert_eq!(r.json, json!({"error": "Unauthorized"}));
+            assert_eq!(
+                r.json,
+                json!({"message": "Autenticación Errónea 👀",
+                       "errors": {"authentication": ["Las llaves de API son inválidas o no coinciden."]}})
+            );
         }
     }
-    // Only one of the two headers is not enough.
+    // The public key alone is not enough (except to create a checkout: see recurrente_today).
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/test", sim.base_url()))
+        .header("X-PUBLIC-KEY", &pk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The secret key alone is.
     let r = reqwest::Client::new()
         .get(format!("{}/api/test", sim.base_url()))
         .header("X-SECRET-KEY", &sk)
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 200);
     // With the keys, an unknown route is a JSON 404.
     let r = get(&sim, "/api/no_such_thing").await;
-    assert_eq!((r.status, r.json.clone()), (404, json!({"error": "Not found"})));
+    assert_eq!((r.status, r.json.clone()), (404, json!({"message": "Not found"})));
     sim.shutdown().await;
 }
 
@@ -228,7 +249,7 @@ async fn checkouts_are_created_read_updated_and_listed_in_the_reference_shapes()
     sim.recurrente_pay(&recurring, RecurrenteOutcome::CardSuccess).unwrap();
     let r = patch(&sim, &format!("/api/checkouts/{recurring}"), json!({"metadata": {}})).await;
     assert_eq!(r.status, 422);
-    assert!(r.json["error"].as_str().unwrap().contains("paid"));
+    assert!(r.json["message"].as_str().unwrap().contains("paid"));
 
     // List: newest first, bare array, filters.
     let r = get(&sim, "/api/checkouts").await;
@@ -419,7 +440,7 @@ async fn checkout_validation_names_the_field() {
         .unwrap();
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
-    assert!(v["error"].as_str().unwrap().contains("JSON"));
+    assert!(v["message"].as_str().unwrap().contains("JSON"));
     sim.shutdown().await;
 }
 
@@ -809,7 +830,8 @@ async fn users_transfers_and_refunds() {
     assert_eq!(r.json["created_at"], "2026-01-10T03:00:00.000-06:00");
     let got = get(&sim, &format!("/api/refunds/{re}")).await;
     assert_eq!((got.status, &got.json), (200, &r.json));
-    assert_invalid(
+    // Refunding twice is understood but cannot be done: 422.
+    assert_conflict(
         &post(&sim, "/api/refunds", json!({"payment_intent_id": pa})).await,
         "payment_intent_id",
     );
@@ -984,7 +1006,7 @@ async fn subscriptions_are_read_listed_and_cancelled() {
     );
     let again = delete(&sim, &format!("/api/subscriptions/{su}")).await;
     assert_eq!(again.status, 422);
-    assert!(again.json["error"].is_string());
+    assert!(again.json["message"].is_string());
     assert_eq!(delete(&sim, "/api/subscriptions/su_nope").await.status, 404);
     assert_eq!(get(&sim, "/api/subscriptions/su_nope").await.status, 404);
     sim.shutdown().await;
@@ -1045,7 +1067,7 @@ async fn one_time_payments_charge_a_saved_card() {
     assert_eq!((r.status, r.json["failures_pending"].clone()), (200, json!(1)));
     let r = post(&sim, "/api/one_time_payments", body.clone()).await;
     assert_eq!(r.status, 422);
-    assert!(r.json["error"].as_str().unwrap().contains("rechazado"));
+    assert!(r.json["message"].as_str().unwrap().contains("rechazado"));
     assert_eq!(
         post(&sim, "/api/one_time_payments", body).await.status,
         201,

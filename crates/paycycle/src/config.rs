@@ -25,8 +25,9 @@ pub const ENV_GATEWAY: &str = "PAYCYCLE_GATEWAY";
 pub enum GatewayConfig {
     /// Recurrente (feature `recurrente`).
     Recurrente {
-        /// `pk_…`.
-        public_key: SecretString,
+        /// `pk_…`: optional, the secret key alone authenticates; sent beside it when set.
+        #[serde(default)]
+        public_key: Option<SecretString>,
         /// `sk_…`.
         secret_key: SecretString,
         /// `whsec_…` signing secrets of your webhook endpoints (several during a rotation).
@@ -62,10 +63,11 @@ impl std::fmt::Debug for GatewayConfig {
             GatewayConfig::Recurrente {
                 base_url,
                 webhook_secrets,
+                public_key,
                 ..
             } => f
                 .debug_struct("Recurrente")
-                .field("public_key", &"[redacted]")
+                .field("public_key", &public_key.as_ref().map(|_| "[redacted]"))
                 .field("secret_key", &"[redacted]")
                 .field("webhook_secrets", &format_args!("[{} redacted]", webhook_secrets.len()))
                 .field("base_url", base_url)
@@ -126,7 +128,9 @@ impl GatewayConfig {
             .map_err(|_| Error::config(ENV_GATEWAY, "is not set; use one of `recurrente`, `cryptomus`, `fake`"))?;
         match name.trim().to_ascii_lowercase().as_str() {
             "recurrente" => Ok(GatewayConfig::Recurrente {
-                public_key: required("RECURRENTE_PUBLIC_KEY")?.into(),
+                public_key: lookup("RECURRENTE_PUBLIC_KEY")
+                    .filter(|v| !v.trim().is_empty())
+                    .map(SecretString::from),
                 secret_key: required("RECURRENTE_SECRET_KEY")?.into(),
                 webhook_secrets: lookup("RECURRENTE_WEBHOOK_SECRET")
                     .unwrap_or_default()
@@ -166,9 +170,10 @@ impl GatewayConfig {
                 base_url,
             } => {
                 use secrecy::ExposeSecret;
-                let mut b = paycycle_recurrente::RecurrenteConfig::builder()
-                    .public_key(public_key.expose_secret())
-                    .secret_key(secret_key.expose_secret());
+                let mut b = paycycle_recurrente::RecurrenteConfig::builder().secret_key(secret_key.expose_secret());
+                if let Some(pk) = public_key {
+                    b = b.public_key(pk.expose_secret());
+                }
                 for s in webhook_secrets {
                     b = b.webhook_secret(s.expose_secret());
                 }

@@ -138,3 +138,18 @@ fn cryptomus_compiled_out_names_its_feature() {
         "{err}"
     );
 }
+
+#[cfg(feature = "recurrente")]
+#[test]
+fn recurrente_needs_only_the_secret_key() {
+    let c = GatewayConfig::from_vars(vars(&[
+        ("PAYCYCLE_GATEWAY", "recurrente"),
+        ("RECURRENTE_SECRET_KEY", "sk_test_only"),
+    ]))
+    .unwrap();
+    assert!(format!("{c:?}").contains("public_key: None"), "{c:?}");
+    assert!(!format!("{c:?}").contains("sk_test_only"));
+    c.build().unwrap();
+    let c: GatewayConfig = serde_json::from_str(r#"{"gateway":"recurrente","secret_key":"sk_test_1"}"#).unwrap();
+    c.build().unwrap();
+}

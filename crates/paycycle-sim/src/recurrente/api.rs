@@ -1,4 +1,5 @@
-//! The `/api/...` routes, authenticated by both key headers.
+//! The `/api/...` routes, authenticated by the secret key alone or both key headers; every
+//! error among them (also unknown routes and wrong methods) is Recurrente's JSON error body.
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, patch, post};
+use axum::routing::{MethodRouter, any, get, patch, post};
 use paycycle_core::CancelledBy;
 use serde_json::{Map, Value, json};
 
@@ -17,8 +18,8 @@ use super::input::{Obj, Reject, body_map, query_map};
 use super::json::{self, Ctx};
 use super::parse::{self, NewIds};
 use super::store::{
-    Checkout, CheckoutStatus, Coupon, Endpoint, Line, MethodKind, PayMethod, PayStatus, Payment, Paymentable, Product,
-    Refund, State as Store, Transfer, User,
+    Checkout, CheckoutStatus, Coupon, Customer, Endpoint, Line, MethodKind, PayMethod, PayStatus, Payment, Paymentable,
+    Product, Refund, State as Store, Transfer, User,
 };
 use crate::engine::EngineError;
 use crate::server::Shared;
@@ -33,8 +34,11 @@ type Shd = State<Arc<Shared>>;
 type Answer = Result<Response, Reject>;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
+    // Every route answers a method it does not have with a JSON 405 (axum's own is empty).
+    let m = |method: MethodRouter<Arc<Shared>>| method.fallback(wrong_method);
     // Collection routes answer with and without the trailing slash the reference's URLs show.
-    let both = |r: Router<Arc<Shared>>, path: &str, method: axum::routing::MethodRouter<Arc<Shared>>| {
+    let both = |r: Router<Arc<Shared>>, path: &str, method: MethodRouter<Arc<Shared>>| {
+        let method = m(method);
         r.route(path, method.clone()).route(&format!("{path}/"), method)
     };
     let mut r = Router::new();
@@ -44,55 +48,81 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     r = both(r, "/api/coupons", post(create_coupon).get(list_coupons));
     r = both(r, "/api/subscriptions", get(list_subscriptions));
     r = both(r, "/api/users", post(create_user));
+    r = both(r, "/api/customers", post(create_customer).get(list_customers));
     r = both(r, "/api/transfers", post(create_transfer));
     r = both(r, "/api/refunds", post(create_refund));
     r = both(r, "/api/webhook_endpoints", post(create_endpoint).get(list_endpoints));
     r = both(r, "/api/one_time_payments", post(create_one_time_payment));
-    r.route("/api/checkouts/{id}", get(get_checkout).patch(update_checkout))
-        .route("/api/payment_intents/{id}", patch(update_payment_intent))
-        .route("/api/invoices/{id}", patch(update_payment_intent))
-        .route(
-            "/api/products/{id}",
-            get(get_product).patch(update_product).delete(delete_product),
-        )
-        .route(
-            "/api/coupons/{id}",
-            get(get_coupon).patch(update_coupon).delete(delete_coupon),
-        )
-        .route(
-            "/api/subscriptions/{id}",
-            get(get_subscription).delete(cancel_subscription),
-        )
-        .route("/api/refunds/{id}", get(get_refund))
-        .route("/api/webhook_endpoints/{id}", axum::routing::delete(delete_endpoint))
-        .route("/api/{*rest}", any(unknown))
+    r.route(
+        "/api/checkouts/{id}",
+        m(get(get_checkout).patch(update_checkout).put(update_checkout)),
+    )
+    .route("/api/payment_intents/{id}", m(patch(update_payment_intent)))
+    .route("/api/invoices/{id}", m(patch(update_payment_intent)))
+    .route(
+        "/api/products/{id}",
+        m(get(get_product).patch(update_product).delete(delete_product)),
+    )
+    .route(
+        "/api/coupons/{id}",
+        m(get(get_coupon).patch(update_coupon).delete(delete_coupon)),
+    )
+    .route(
+        "/api/subscriptions/{id}",
+        m(get(get_subscription).delete(cancel_subscription)),
+    )
+    .route(
+        "/api/customers/{id}",
+        m(get(get_customer).put(update_customer).patch(update_customer)),
+    )
+    .route("/api/refunds/{id}", m(get(get_refund)))
+    .route("/api/webhook_endpoints/{id}", m(axum::routing::delete(delete_endpoint)))
+    .route("/api/{*rest}", any(unknown))
+    .route("/api", any(unknown))
+    // Whatever else answers an error under `/api` (an extractor's plain-text rejection) is
+    // turned into Recurrente's JSON error body.
+    .layer(axum::middleware::map_response(json_errors))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Plumbing
 
-/// Both key headers must match the simulator's, compared in constant time (and both compared
-/// whatever the first gives).
-fn authenticate(s: &Shared, headers: &HeaderMap) -> Result<(), Reject> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let public_ok = constant_time_eq(
-        header("x-public-key").as_bytes(),
-        s.config.recurrente_public_key.as_bytes(),
-    );
-    let secret_ok = constant_time_eq(
-        header("x-secret-key").as_bytes(),
-        s.config.recurrente_secret_key.as_bytes(),
-    );
-    if public_ok & secret_ok {
-        Ok(())
-    } else {
-        Err(Reject::unauthorized())
-    }
+/// Which keys a route accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// `X-SECRET-KEY` alone, or the pair `X-PUBLIC-KEY` + `X-SECRET-KEY` of one account and mode.
+    Secret,
+    /// As [`Keys::Secret`], and also `X-PUBLIC-KEY` alone (`POST /api/checkouts`, for checkouts
+    /// created from a browser).
+    SecretOrPublic,
+}
+
+/// The secret key alone, or both keys, must be the simulator's, compared in constant time (a
+/// present public key is checked whatever the secret gives). A public key of another account
+/// or mode next to the right secret key is refused, as Recurrente refuses a mismatched pair.
+/// `Authorization: Bearer` is not a Recurrente scheme and authenticates nothing.
+fn authenticate(s: &Shared, headers: &HeaderMap, keys: Keys) -> Result<(), Reject> {
+    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    let public = header("x-public-key");
+    let secret = header("x-secret-key");
+    let public_ok = |k: &str| constant_time_eq(k.as_bytes(), s.config.recurrente_public_key.as_bytes());
+    let secret_ok = |k: &str| constant_time_eq(k.as_bytes(), s.config.recurrente_secret_key.as_bytes());
+    let ok = match (public, secret) {
+        (Some(p), Some(k)) => public_ok(p) & secret_ok(k),
+        (None, Some(k)) => secret_ok(k),
+        (Some(p), None) => keys == Keys::SecretOrPublic && public_ok(p),
+        (None, None) => false,
+    };
+    if ok { Ok(()) } else { Err(Reject::unauthorized()) }
 }
 
 /// Authenticates, brings the engine up to the clock, runs `f`.
 fn handle(s: &Shared, headers: &HeaderMap, f: impl FnOnce(&Shared) -> Answer) -> Response {
-    if let Err(r) = authenticate(s, headers) {
+    handle_with(s, headers, Keys::Secret, f)
+}
+
+fn handle_with(s: &Shared, headers: &HeaderMap, keys: Keys, f: impl FnOnce(&Shared) -> Answer) -> Response {
+    if let Err(r) = authenticate(s, headers, keys) {
         return r.into_response();
     }
     s.sync();
@@ -147,14 +177,23 @@ impl Paging {
     }
 }
 
-/// One page of `all` (newest first) as a bare array, with `Total-Count`, `Page-Items` and a
-/// `Link` to the next and previous pages.
+/// One page of `all` (newest first) as a bare array, with the pagination headers.
 fn page(s: &Shared, path: &str, q: &Map<String, Value>, all: Vec<Value>) -> Answer {
+    page_as(s, path, q, all, Value::Array)
+}
+
+/// One page of `all`, its items shaped by `body` (a bare array, or `{"customers": [...]}`),
+/// with the five headers of Recurrente's pagination page (those of Ruby pagy's headers extra):
+/// `Current-Page`, `Page-Items` (the page size asked for, not the rows on this page),
+/// `Total-Pages`, `Total-Count`, and `Link` with `first`, `prev` (not on the first page), `next`
+/// (not on the last) and `last`.
+fn page_as(s: &Shared, path: &str, q: &Map<String, Value>, all: Vec<Value>, body: fn(Vec<Value>) -> Value) -> Answer {
     let p = Paging::from(q);
     let total = all.len();
+    let pages = total.div_ceil(p.items).max(1);
     let skip = p.page.saturating_sub(1).saturating_mul(p.items);
     let items: Vec<Value> = all.into_iter().skip(skip).take(p.items).collect();
-    let link_to = |n: usize| {
+    let link_to = |n: usize, rel: &str| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in q {
             if k != "page" && k != "items" {
@@ -165,28 +204,64 @@ fn page(s: &Shared, path: &str, q: &Map<String, Value>, all: Vec<Value>) -> Answ
         }
         query.append_pair("page", &n.to_string());
         query.append_pair("items", &p.items.to_string());
-        format!("<{}{path}?{}>", s.base_url, query.finish())
+        format!("<{}{path}?{}>; rel=\"{rel}\"", s.base_url, query.finish())
     };
-    let mut links = Vec::new();
-    if skip.saturating_add(p.items) < total {
-        links.push(format!("{}; rel=\"next\"", link_to(p.page.saturating_add(1))));
-    }
+    let mut links = vec![link_to(1, "first")];
     if p.page > 1 {
-        links.push(format!("{}; rel=\"prev\"", link_to(p.page - 1)));
+        links.push(link_to(p.page.saturating_sub(1).min(pages), "prev"));
     }
-    let mut response = answer(StatusCode::OK, Value::Array(items));
+    if p.page < pages {
+        links.push(link_to(p.page.saturating_add(1), "next"));
+    }
+    links.push(link_to(pages, "last"));
+    let mut response = answer(StatusCode::OK, body(items));
     let h = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(HeaderName::from_static(name), v);
         }
     };
-    set("total-count", total.to_string());
+    set("current-page", p.page.to_string());
     set("page-items", p.items.to_string());
-    if !links.is_empty() {
-        set("link", links.join(", "));
-    }
+    set("total-pages", pages.to_string());
+    set("total-count", total.to_string());
+    set("link", links.join(", "));
     Ok(response)
+}
+
+/// A route that exists, asked with a method it does not have: authenticated like the others,
+/// then 405 with a JSON body.
+async fn wrong_method(State(s): Shd, headers: HeaderMap) -> Response {
+    handle(&s, &headers, |_| Err(Reject::method_not_allowed()))
+}
+
+/// Turns an error answer that is not JSON (an extractor's plain-text rejection, an empty body)
+/// into `{"message": ...}` with the same status.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("Error").to_owned(),
+        t => t.to_owned(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let mut out = answer(status, json!({ "message": message }));
+    for (k, v) in &parts.headers {
+        if k != axum::http::header::CONTENT_TYPE {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,6 +311,191 @@ async fn create_user(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Customers (`cus_…`): the merchant's profile of a user, found or created by e-mail address
+
+/// The fields of a customer request: top level, or wrapped in `customer` (Rails style).
+fn customer_input(input: &Map<String, Value>) -> Result<(&Map<String, Value>, &'static str), Reject> {
+    match input.get("customer") {
+        Some(Value::Object(m)) => Ok((m, "customer.")),
+        None | Some(Value::Null) => Ok((input, "")),
+        Some(_) => Err(Reject::invalid("customer", "must be an object")),
+    }
+}
+
+/// A string field of an update: absent is `None`, `null` (or an empty string) clears it.
+fn nullable_string(o: &Obj<'_>, key: &str) -> Result<Option<Option<String>>, Reject> {
+    match o.raw(key) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(_) => o.string(key).map(Some),
+    }
+}
+
+/// Merges `patch` into `target`: objects recursively, a `null` deletes the key, anything else
+/// replaces it.
+fn deep_merge(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (k, v) in patch {
+        match (v, target.get_mut(k)) {
+            (Value::Null, _) => {
+                target.remove(k);
+            }
+            (Value::Object(p), Some(Value::Object(t))) => deep_merge(t, p),
+            (v, _) => {
+                let mut v = v.clone();
+                if let Value::Object(m) = &mut v {
+                    // A new object is merged into nothing: its nulls are dropped too.
+                    let patch = std::mem::take(m);
+                    deep_merge(m, &patch);
+                }
+                target.insert(k.clone(), v);
+            }
+        }
+    }
+}
+
+async fn create_customer(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        let input = body_map(&headers, &body)?;
+        let (fields, prefix) = customer_input(&input)?;
+        let o = Obj::new(fields, prefix);
+        let email = o.required_string("email")?.trim().to_owned();
+        if !looks_like_email(&email) {
+            return Err(Reject::invalid(o.name("email"), "must be an e-mail address"));
+        }
+        let full_name = o.string("full_name")?;
+        let name = o.string("name")?.or_else(|| full_name.clone());
+        let phone = o.string("phone")?;
+        let address = o.string("address")?;
+        let nit = o.string("nit")?;
+        let metadata = match o.raw("metadata") {
+            Some(Value::Null) => None,
+            _ => o.metadata("metadata")?,
+        };
+        let mut st = s.recurrente.lock();
+        // Find: the customer of the user with this e-mail address, unchanged.
+        let user = st.user_by_email(&email).cloned();
+        if let Some(c) = user.as_ref().and_then(|u| st.customer_of_user(&u.id)) {
+            return ok(json::customer_object(c));
+        }
+        // Or create: the user when there is none, and the customer attached to it.
+        let user_id = match user {
+            Some(u) => u.id,
+            None => {
+                let u = User {
+                    id: flow::new_id(s, "us_", 8),
+                    email: email.clone(),
+                    full_name: full_name.or_else(|| name.clone()),
+                };
+                let id = u.id.clone();
+                st.users.insert(u);
+                id
+            }
+        };
+        let mut md = Map::new();
+        if let Some(m) = &metadata {
+            deep_merge(&mut md, m);
+        }
+        let c = Customer {
+            id: flow::new_id(s, "cus_", 8),
+            user_id,
+            email,
+            name,
+            phone,
+            address,
+            nit,
+            metadata: md,
+        };
+        let body = json::customer_object(&c);
+        st.customers.insert(c);
+        created(body)
+    })
+}
+
+/// The customer a path names: by `?user_id=` when given (the path's id is then only a
+/// placeholder), else by its `cus_…` id, else by the id of its user.
+fn find_customer<'a>(st: &'a Store, id: &str, q: &Map<String, Value>) -> Result<&'a Customer, Reject> {
+    let by_user = Obj::new(q, "").string("user_id")?;
+    match by_user {
+        Some(u) => st.customer_of_user(&u),
+        None => st.customers.get(id).or_else(|| st.customer_of_user(id)),
+    }
+    .ok_or_else(Reject::not_found)
+}
+
+async fn get_customer(State(s): Shd, headers: HeaderMap, Path(id): Path<String>, RawQuery(q): RawQuery) -> Response {
+    handle(&s, &headers, |s| {
+        let q = query_map(q.as_deref());
+        let st = s.recurrente.lock();
+        ok(json::customer_object(find_customer(&st, &id, &q)?))
+    })
+}
+
+async fn list_customers(State(s): Shd, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    handle(&s, &headers, |s| {
+        let q = query_map(q.as_deref());
+        let user = Obj::new(&q, "").string("user_id")?;
+        let st = s.recurrente.lock();
+        let all = st
+            .customers
+            .newest_first()
+            .filter(|c| user.as_ref().is_none_or(|u| &c.user_id == u))
+            .map(json::customer_object)
+            .collect();
+        page_as(s, "/api/customers", &q, all, |items| json!({ "customers": items }))
+    })
+}
+
+async fn update_customer(
+    State(s): Shd,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    handle(&s, &headers, |s| {
+        let q = query_map(q.as_deref());
+        let input = body_map(&headers, &body)?;
+        let (fields, prefix) = customer_input(&input)?;
+        let o = Obj::new(fields, prefix);
+        let mut st = s.recurrente.lock();
+        let mut c = find_customer(&st, &id, &q)?.clone();
+        // Read everything first: nothing changes unless all of it is valid. `email` is not
+        // updatable (it is the customer's key) and is ignored, as are unknown fields.
+        let name = nullable_string(&o, "name")?.or(nullable_string(&o, "full_name")?);
+        let phone = nullable_string(&o, "phone")?;
+        let address = nullable_string(&o, "address")?;
+        let nit = nullable_string(&o, "nit")?;
+        let metadata = match o.raw("metadata") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(m)) => Some(m.clone()),
+            Some(_) => o.metadata("metadata")?,
+        };
+        if let Some(v) = name {
+            c.name = v;
+        }
+        if let Some(v) = phone {
+            c.phone = v;
+        }
+        if let Some(v) = address {
+            c.address = v;
+        }
+        if let Some(v) = nit {
+            c.nit = v;
+        }
+        if let Some(m) = metadata {
+            deep_merge(&mut c.metadata, &m);
+            super::input::check_metadata(&o.name("metadata"), &c.metadata)?;
+        }
+        let body = json::customer_object(&c);
+        let key = c.id.clone();
+        if let Some(slot) = st.customers.get_mut(&key) {
+            *slot = c;
+        }
+        ok(body)
+    })
+}
+
 async fn create_transfer(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
@@ -281,7 +541,7 @@ fn lines(s: &Shared, st: &Store, o: &Obj<'_>, name_required: bool) -> Result<(Ve
 }
 
 async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
-    handle(&s, &headers, |s| {
+    handle_with(&s, &headers, Keys::SecretOrPublic, |s| {
         let input = body_map(&headers, &body)?;
         let o = Obj::new(&input, "");
         let mut st = s.recurrente.lock();
@@ -295,11 +555,22 @@ async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Resp
         }
         let success_url = o.url("success_url")?;
         let cancel_url = o.url("cancel_url")?;
-        let user_id = o.string("user_id")?;
+        let mut user_id = o.string("user_id")?;
         if let Some(u) = &user_id {
             if st.users.get(u).is_none() {
                 return Err(Reject::invalid("user_id", format!("`{u}` is not an existing user")));
             }
+        }
+        // `customer_id` (a `cus_…`, as the official plugin sends) stands for its user.
+        if let Some(cus) = o.string("customer_id")? {
+            let c = st
+                .customers
+                .get(&cus)
+                .ok_or_else(|| Reject::invalid("customer_id", format!("`{cus}` is not an existing customer")))?;
+            if user_id.as_ref().is_some_and(|u| u != &c.user_id) {
+                return Err(Reject::invalid("customer_id", "belongs to another user than user_id"));
+            }
+            user_id = Some(c.user_id.clone());
         }
         let metadata = o.metadata("metadata")?.unwrap_or_default();
         let expires_at = o.time("expires_at")?;
@@ -775,10 +1046,10 @@ async fn create_refund(State(s): Shd, headers: HeaderMap, body: Bytes) -> Respon
             .get(&pa)
             .ok_or_else(|| Reject::invalid("payment_intent_id", format!("`{pa}` is not an existing payment")))?;
         if p.status != PayStatus::Succeeded || p.method == PayMethod::Setup {
-            return Err(Reject::invalid("payment_intent_id", format!("`{pa}` was not paid")));
+            return Err(Reject::conflict("payment_intent_id", format!("`{pa}` was not paid")));
         }
         if p.refund_id.is_some() {
-            return Err(Reject::invalid(
+            return Err(Reject::conflict(
                 "payment_intent_id",
                 format!("`{pa}` is already refunded"),
             ));
@@ -870,7 +1141,7 @@ async fn create_one_time_payment(State(s): Shd, headers: HeaderMap, body: Bytes)
                 Reject::invalid("payment_method_id", format!("`{pm_id}` is not a saved payment method"))
             })?;
         if pm.kind != MethodKind::Card {
-            return Err(Reject::invalid(
+            return Err(Reject::conflict(
                 "payment_method_id",
                 "is a bank transfer receiver, which cannot be charged",
             ));

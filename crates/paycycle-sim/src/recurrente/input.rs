@@ -15,8 +15,10 @@ pub(crate) const METADATA_KEY_MAX_CHARS: usize = 40;
 /// …and values of at most this many characters.
 pub(crate) const METADATA_VALUE_MAX_CHARS: usize = 500;
 
-/// An error answer: `{"error": "<message>"}`, and for a field also
-/// `"errors": {"<field>": ["<detail>"]}` (which the Recurrente client reads as field errors).
+/// An error answer, as Recurrente's errors page documents it: `{"message": "<message>"}`, and
+/// for a field also `"errors": {"<field>": ["<detail>"]}` (which the Recurrente client reads as
+/// field errors). 400 for a bad parameter, 422 for a request understood that cannot be done in
+/// the object's state, 401 for keys, 404 for an unknown object or route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Reject {
     pub(crate) status: StatusCode,
@@ -24,14 +26,27 @@ pub(crate) struct Reject {
     pub(crate) field: Option<(String, String)>,
 }
 
+/// The 401 body's `message` (Recurrente's own words).
+pub(crate) const AUTH_MESSAGE: &str = "Autenticación Errónea 👀";
+/// The 401 body's `errors.authentication` entry.
+pub(crate) const AUTH_DETAIL: &str = "Las llaves de API son inválidas o no coinciden.";
+
 impl Reject {
-    /// 422 naming the field: the message is `"<field> <detail>"`.
+    /// 400 naming the field: the message is `"<field> <detail>"`.
     pub(crate) fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Reject {
         let (field, detail) = (field.into(), detail.into());
         Reject {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
+            status: StatusCode::BAD_REQUEST,
             message: format!("{field} {detail}"),
             field: Some((field, detail)),
+        }
+    }
+
+    /// 422 naming the field: a valid request the object's state does not allow.
+    pub(crate) fn conflict(field: impl Into<String>, detail: impl Into<String>) -> Reject {
+        Reject {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            ..Reject::invalid(field, detail)
         }
     }
 
@@ -52,10 +67,20 @@ impl Reject {
         }
     }
 
+    /// 401 for missing, invalid or mismatched keys (another account or mode).
     pub(crate) fn unauthorized() -> Reject {
         Reject {
             status: StatusCode::UNAUTHORIZED,
-            message: "Unauthorized".into(),
+            message: AUTH_MESSAGE.into(),
+            field: Some(("authentication".into(), AUTH_DETAIL.into())),
+        }
+    }
+
+    /// 405 for a route that exists with other methods.
+    pub(crate) fn method_not_allowed() -> Reject {
+        Reject {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            message: "Method not allowed".into(),
             field: None,
         }
     }
@@ -80,8 +105,8 @@ impl Reject {
 impl IntoResponse for Reject {
     fn into_response(self) -> Response {
         let body = match &self.field {
-            Some((field, detail)) => json!({ "error": self.message, "errors": { field.as_str(): [detail] } }),
-            None => json!({ "error": self.message }),
+            Some((field, detail)) => json!({ "message": self.message, "errors": { field.as_str(): [detail] } }),
+            None => json!({ "message": self.message }),
         };
         (self.status, axum::Json(body)).into_response()
     }

@@ -6,7 +6,9 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
-use super::store::{Checkout, Coupon, Endpoint, MethodKind, Payment, Price, Product, Refund, State, SubInfo, User};
+use super::store::{
+    Checkout, Coupon, Customer, Endpoint, MethodKind, Payment, Price, Product, Refund, State, SubInfo, User,
+};
 use crate::engine::{State as SubState, Subscription};
 use crate::server::Shared;
 
@@ -172,6 +174,20 @@ pub(crate) fn coupon(c: &Coupon) -> Value {
 
 pub(crate) fn user(u: &User) -> Value {
     json!({ "email": u.email, "id": u.id })
+}
+
+/// A customer, as `/api/customers` answers it.
+pub(crate) fn customer_object(c: &Customer) -> Value {
+    json!({
+        "id": c.id,
+        "user_id": c.user_id,
+        "email": c.email,
+        "name": c.name,
+        "phone": c.phone,
+        "address": c.address,
+        "nit": c.nit,
+        "metadata": c.metadata,
+    })
 }
 
 fn customer(st: &State, user_id: &str) -> Value {

@@ -1,5 +1,5 @@
 //! Recurrente's objects beyond the engine's subscriptions: checkouts, products and prices,
-//! coupons, users, payments (payment intents), payment methods, refunds, transfers, webhook
+//! coupons, users and customers, payments (payment intents), payment methods, refunds, transfers, webhook
 //! endpoints, and what the frontend keeps about each subscription.
 
 use std::collections::HashMap;
@@ -87,6 +87,7 @@ rows!(
     Product,
     Coupon,
     User,
+    Customer,
     Payment,
     PaymentMethod,
     Refund,
@@ -292,6 +293,19 @@ pub(crate) struct User {
     pub(crate) full_name: Option<String>,
 }
 
+/// A customer (`cus_…`): the merchant's profile of a user (`us_…`), one per e-mail address.
+#[derive(Debug, Clone)]
+pub(crate) struct Customer {
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    pub(crate) email: String,
+    pub(crate) name: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) nit: Option<String>,
+    pub(crate) metadata: Map<String, Value>,
+}
+
 impl User {
     /// First name and the rest, split at the first space.
     pub(crate) fn names(&self) -> (Option<String>, Option<String>) {
@@ -475,6 +489,7 @@ pub(crate) struct State {
     pub(crate) products: Table<Product>,
     pub(crate) coupons: Table<Coupon>,
     pub(crate) users: Table<User>,
+    pub(crate) customers: Table<Customer>,
     pub(crate) payments: Table<Payment>,
     pub(crate) payment_methods: Table<PaymentMethod>,
     pub(crate) refunds: Table<Refund>,
@@ -490,6 +505,11 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn user_by_email(&self, email: &str) -> Option<&User> {
         self.users.iter().find(|u| u.email.eq_ignore_ascii_case(email))
+    }
+
+    /// The customer of a user.
+    pub(crate) fn customer_of_user(&self, user_id: &str) -> Option<&Customer> {
+        self.customers.iter().find(|c| c.user_id == user_id)
     }
 
     /// A payment by its `pa_…`, `ba_…` or `inv_…` id.
