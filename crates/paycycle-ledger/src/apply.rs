@@ -254,7 +254,14 @@ impl Ledger {
         let snapshot = match (&sub_id, fetch) {
             (Some(id), true) => {
                 // Everything received up to this inbox row is reflected in what we read next.
-                let mark = self.inbox_high_water().await?;
+                // (Read on the transaction's own connection: a worker never holds two.)
+                let mark = match &mut tx {
+                    Some(t) => inbox_high_water(&mut t.tx).await?,
+                    None => {
+                        let mut conn = self.inner.store.pool.acquire().await.map_err(LedgerError::store)?;
+                        inbox_high_water(&mut conn).await?
+                    }
+                };
                 let sub = fetch_subscription(entry.gateway.as_ref(), id).await?;
                 Some((sub, mark))
             }
@@ -276,6 +283,19 @@ impl Ledger {
                 t
             }
         };
+
+        // A payment that names only its order, and the creation of that order's subscription,
+        // are serialized; then the subscription is looked for again, under the lock.
+        let mut sub_id = sub_id;
+        if let Some(reference) = &event.merchant_reference {
+            self.inner
+                .store
+                .lock_reference(&mut tx, &row.gateway, reference)
+                .await?;
+            if sub_id.is_none() {
+                sub_id = self.locate(&mut tx.tx, &row.gateway, &event).await?.0;
+            }
+        }
 
         let cause = Cause::Webhook {
             gateway: row.gateway.clone(),
@@ -417,10 +437,8 @@ impl Ledger {
     }
 
     pub(crate) async fn inbox_high_water(&self) -> Result<i64> {
-        sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM paycycle_inbox")
-            .fetch_one(&self.inner.store.pool)
-            .await
-            .map_err(LedgerError::store)
+        let mut conn = self.inner.store.pool.acquire().await.map_err(LedgerError::store)?;
+        inbox_high_water(&mut conn).await
     }
 
     /// Locks the subscription row, merges, writes. Returns the change to announce, if any.
@@ -459,6 +477,20 @@ impl Ledger {
                 // Inserted by a concurrent transaction since our read: read it again (now
                 // locked) and merge into it.
                 continue;
+            }
+            if let (None, Some(reference)) = (&current, &record.merchant_reference) {
+                // Payments that arrived before the ledger knew their subscription (Cryptomus
+                // payment webhooks name only the order) are linked to it now.
+                sqlx::query(
+                    "UPDATE paycycle_payments SET subscription_id = $2 \
+                     WHERE gateway = $1 AND subscription_id IS NULL AND merchant_reference = $3",
+                )
+                .bind(gateway)
+                .bind(id.as_str())
+                .bind(reference)
+                .execute(&mut *tx.tx)
+                .await
+                .map_err(LedgerError::store)?;
             }
             let change = merged.changed.then(|| {
                 let reference = record.merchant_reference.clone();
@@ -601,6 +633,13 @@ impl Ledger {
 pub(crate) struct WriteResult {
     pub(crate) change: Option<(ChangeKind, Option<String>)>,
     pub(crate) stale: bool,
+}
+
+async fn inbox_high_water(conn: &mut sqlx::AnyConnection) -> Result<i64> {
+    sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM paycycle_inbox")
+        .fetch_one(conn)
+        .await
+        .map_err(LedgerError::store)
 }
 
 async fn load_payment(

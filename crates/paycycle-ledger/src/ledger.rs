@@ -199,7 +199,9 @@ impl LedgerBuilder {
         self
     }
 
-    /// Connections in the pool (default 8; an in-memory SQLite database always has one).
+    /// Connections in the pool (default 8; an in-memory SQLite database always has one). Each
+    /// worker and each change consumer holds at most one at a time; leave a few more for
+    /// `receive` and queries.
     #[must_use]
     pub fn max_connections(mut self, n: u32) -> Self {
         self.options.max_connections = n;

@@ -37,6 +37,9 @@ impl Ledger {
             let now = self.now();
             let mut tx = self.inner.store.begin_write().await?;
             let reference = sub.merchant_reference.clone();
+            if let Some(r) = &reference {
+                self.inner.store.lock_reference(&mut tx, gateway, r).await?;
+            }
             let access_before = match &reference {
                 Some(r) => Some(access_of(&mut tx.tx, &self.inner.policy, r, now).await?),
                 None => None,

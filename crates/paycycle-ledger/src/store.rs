@@ -212,6 +212,28 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Serializes the transactions about one merchant reference of one gateway (PostgreSQL: a
+    /// transaction-scoped advisory lock on a hash of the two; SQLite has one writer anyway). A
+    /// payment that arrives before its subscription and the subscription's creation then never
+    /// both miss each other. Taken before any subscription row lock.
+    pub(crate) async fn lock_reference(
+        &self,
+        tx: &mut WriteTx<'_>,
+        gateway: &str,
+        reference: &str,
+    ) -> Result<(), LedgerError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7243))")
+                .bind(format!("{gateway}\u{1f}{reference}"))
+                .execute(&mut *tx.tx)
+                .await
+                .map_err(LedgerError::store)?;
+        }
+        Ok(())
+    }
+}
+
 fn valid_schema(s: &str) -> Result<String, LedgerError> {
     let ok = !s.is_empty()
         && s.len() <= 63

@@ -327,6 +327,16 @@ async fn chaos_on_postgres() {
         .into_iter()
         .map(|p| (p.gateway, p.id.to_string()))
         .collect();
+    let linked = a.ledger.payments(None).await.unwrap();
+    assert!(
+        linked.iter().all(|p| p.subscription_id.is_some()),
+        "every payment is linked to its subscription, even one that arrived first: {:?}",
+        linked
+            .iter()
+            .filter(|p| p.subscription_id.is_none())
+            .map(|p| (&p.gateway, &p.merchant_reference, &p.status))
+            .collect::<Vec<_>>()
+    );
     let unique: BTreeSet<_> = recorded.iter().cloned().collect();
     assert_eq!(unique.len(), recorded.len());
     let announced = announced_payments(&sim, &[&a, &b]);
