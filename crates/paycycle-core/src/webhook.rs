@@ -29,6 +29,18 @@ pub enum EventKind {
     SubscriptionResumed,
     /// The subscription ended.
     SubscriptionCancelled,
+    /// A cancelled subscription came back (it is active again): cancellation is not always
+    /// final.
+    SubscriptionReactivated,
+    /// Something about the subscription changed other than its state (its payment method, its
+    /// items, a one-off charge added to the next invoice). The event implies no status: read
+    /// the subscription again for the details.
+    SubscriptionUpdated,
+    /// A payer disputed a charge (a chargeback was opened).
+    DisputeOpened,
+    /// A dispute changed. Deliberately not "closed": the provider's event names only an update,
+    /// and no captured payload says whether, or how, the dispute ended; read the raw payload.
+    DisputeUpdated,
     /// A payment method was saved without a charge (a trial started).
     SetupSucceeded,
     /// Saving a payment method failed.

@@ -248,7 +248,12 @@ impl Ledger {
                     !has_row
                         || event.subscription_status.is_none()
                         || event.occurred_at.is_none()
-                        || matches!(event.kind, EventKind::PaymentSucceeded | EventKind::PaymentFailed)
+                        // A payment moves the paid period; a reactivation leaves a terminal
+                        // state, which only the gateway's own answer may do.
+                        || matches!(
+                            event.kind,
+                            EventKind::PaymentSucceeded | EventKind::PaymentFailed | EventKind::SubscriptionReactivated
+                        )
                 }
             };
         let snapshot = match (&sub_id, fetch) {

@@ -28,7 +28,8 @@ pub enum Refetch {
     /// On every event that names (or leads to) a subscription.
     Always,
     /// When the payload is not enough: the ledger has no row for the subscription yet, the event
-    /// has no provider time or implies no status, or it is a payment (the paid period moved).
+    /// has no provider time or implies no status, it is a payment (the paid period moved), or it
+    /// is a reactivation (leaving a terminal state needs the gateway's word).
     WhenNeeded,
     /// Never: payloads only (reconcile still reads the gateway).
     Never,

@@ -42,53 +42,84 @@ pub fn status(raw: &str) -> SubscriptionStatus {
     }
 }
 
-/// The event table: Recurrente's `event_type` → normalized kind.
+/// The event table: Recurrente's event name → normalized kind, for the whole catalogue the
+/// sources name (legacy per-method payment events, the unified `intent.*` events that are sent
+/// alongside them, subscriptions, refunds, disputes, setup intents):
 ///
-/// | `event_type` | kind |
-/// |---|---|
-/// | `payment_intent.succeeded`, `bank_transfer_intent.succeeded` | `PaymentSucceeded` |
-/// | `payment_intent.failed`, `bank_transfer_intent.failed` | `PaymentFailed` |
-/// | `bank_transfer_intent.pending` | `PaymentPending` |
-/// | `refund.create` | `PaymentRefunded` |
-/// | `subscription.create` | `SubscriptionStarted` |
-/// | `subscription.past_due` | `SubscriptionPastDue` |
-/// | `subscription.paused`, `subscription.pause` | `SubscriptionPaused` |
-/// | `subscription.unpause` | `SubscriptionResumed` |
-/// | `subscription.cancel` | `SubscriptionCancelled` |
-/// | `setup_intent.succeeded` | `SetupSucceeded` |
-/// | `setup_intent.cancelled` | `SetupFailed` |
-/// | anything else | `Unknown(event_type)` |
+/// | event name | kind | implied subscription status |
+/// |---|---|---|
+/// | `payment_intent.succeeded`, `bank_transfer_intent.succeeded`, `balance_intent.succeeded`, `cash_intent.succeeded`, `intent.succeeded` | `PaymentSucceeded` | — |
+/// | `payment_intent.failed`, `bank_transfer_intent.failed`, `intent.failed` | `PaymentFailed` | — |
+/// | `intent.canceled` (also `intent.cancelled`) | `PaymentFailed` (the charge will not complete) | — |
+/// | `bank_transfer_intent.pending`, `intent.pending` | `PaymentPending` | — |
+/// | `refund.create` | `PaymentRefunded` | — |
+/// | `subscription.create` | `SubscriptionStarted` | `Active` |
+/// | `subscription.past_due` | `SubscriptionPastDue` | `PastDue` |
+/// | `subscription.paused`, `subscription.pause` | `SubscriptionPaused` | `Paused` |
+/// | `subscription.unpause` | `SubscriptionResumed` | `Active` |
+/// | `subscription.reactivate` | `SubscriptionReactivated` | `Active` |
+/// | `subscription.update`, `.item_added`, `.item_removed`, `.invoice_item_added` | `SubscriptionUpdated` | — (read the subscription) |
+/// | `subscription.cancel` | `SubscriptionCancelled` | `Cancelled { by: Unknown }` |
+/// | `setup_intent.succeeded` | `SetupSucceeded` | `Active` (with a subscription) |
+/// | `setup_intent.cancelled` (also `.canceled`) | `SetupFailed` | `Failed` (with a subscription) |
+/// | `dispute.create` | `DisputeOpened` | — |
+/// | `dispute.update` | `DisputeUpdated` | — |
+/// | anything else | `Unknown(name)` | — |
+///
+/// Deliberately `Unknown`: `intent.paid` and `balance_intent.paid` (delivered to the account that
+/// *paid* with its balance: money out, not a charge received), the unnamed `crypto_intent.*`
+/// members (their unified `intent.*` twins carry the same payments), and money movement and
+/// account events (`transfer.*`, `withdrawal.*`, `swap.*`, `account_connection.create`,
+/// `partner_commission_invoice.*`). Their raw JSON is kept on the event.
 pub fn event_kind(event_type: &str) -> EventKind {
     match event_type {
-        "payment_intent.succeeded" | "bank_transfer_intent.succeeded" => EventKind::PaymentSucceeded,
-        "payment_intent.failed" | "bank_transfer_intent.failed" => EventKind::PaymentFailed,
-        "bank_transfer_intent.pending" => EventKind::PaymentPending,
+        "payment_intent.succeeded"
+        | "bank_transfer_intent.succeeded"
+        | "balance_intent.succeeded"
+        | "cash_intent.succeeded"
+        | "intent.succeeded" => EventKind::PaymentSucceeded,
+        "payment_intent.failed"
+        | "bank_transfer_intent.failed"
+        | "intent.failed"
+        | "intent.canceled"
+        | "intent.cancelled" => EventKind::PaymentFailed,
+        "bank_transfer_intent.pending" | "intent.pending" => EventKind::PaymentPending,
         "refund.create" => EventKind::PaymentRefunded,
         "subscription.create" => EventKind::SubscriptionStarted,
         "subscription.past_due" => EventKind::SubscriptionPastDue,
         "subscription.paused" | "subscription.pause" => EventKind::SubscriptionPaused,
         "subscription.unpause" => EventKind::SubscriptionResumed,
+        "subscription.reactivate" => EventKind::SubscriptionReactivated,
+        "subscription.update"
+        | "subscription.item_added"
+        | "subscription.item_removed"
+        | "subscription.invoice_item_added" => EventKind::SubscriptionUpdated,
         "subscription.cancel" => EventKind::SubscriptionCancelled,
         "setup_intent.succeeded" => EventKind::SetupSucceeded,
-        "setup_intent.cancelled" => EventKind::SetupFailed,
+        "setup_intent.cancelled" | "setup_intent.canceled" => EventKind::SetupFailed,
+        "dispute.create" => EventKind::DisputeOpened,
+        "dispute.update" => EventKind::DisputeUpdated,
         other => EventKind::Unknown(other.to_owned()),
     }
 }
 
 /// The subscription's state an event implies, when it concerns a subscription:
-/// started, resumed and a successful trial setup → `Active`; past due → `PastDue`; paused →
-/// `Paused`; cancelled → `Cancelled { by: Unknown }` (the payload does not say who; the reference
-/// describes the event after failed retries, but nothing in it tells that case apart); a failed
-/// trial setup (the first charge failed) → `Failed`. Payment events imply nothing: a failed
-/// renewal is announced separately as `subscription.past_due`.
+/// started, resumed, reactivated (a cancelled subscription came back) and a successful trial
+/// setup → `Active`; past due → `PastDue`; paused → `Paused`; cancelled →
+/// `Cancelled { by: Unknown }` (the payload does not say who; the reference describes the event
+/// after failed retries, but nothing in it tells that case apart); a failed trial setup (the
+/// first charge failed) → `Failed`. Payment events imply nothing (a failed renewal is announced
+/// separately as `subscription.past_due`), and neither does `SubscriptionUpdated`: no captured
+/// `subscription.*` payload carries the subscription's status, so read it again.
 pub fn event_subscription_status(kind: &EventKind, has_subscription: bool) -> Option<SubscriptionStatus> {
     if !has_subscription {
         return None;
     }
     match kind {
-        EventKind::SubscriptionStarted | EventKind::SubscriptionResumed | EventKind::SetupSucceeded => {
-            Some(status("active"))
-        }
+        EventKind::SubscriptionStarted
+        | EventKind::SubscriptionResumed
+        | EventKind::SubscriptionReactivated
+        | EventKind::SetupSucceeded => Some(status("active")),
         EventKind::SubscriptionPastDue => Some(status("past_due")),
         EventKind::SubscriptionPaused => Some(status("paused")),
         EventKind::SubscriptionCancelled => Some(status("cancelled")),
@@ -228,12 +259,54 @@ mod tests {
             ("subscription.cancel", EventKind::SubscriptionCancelled),
             ("setup_intent.succeeded", EventKind::SetupSucceeded),
             ("setup_intent.cancelled", EventKind::SetupFailed),
-            ("subscription.update", EventKind::Unknown("subscription.update".into())),
-            ("intent.created", EventKind::Unknown("intent.created".into())),
+            ("balance_intent.succeeded", EventKind::PaymentSucceeded),
+            ("cash_intent.succeeded", EventKind::PaymentSucceeded),
+            ("intent.succeeded", EventKind::PaymentSucceeded),
+            ("intent.pending", EventKind::PaymentPending),
+            ("intent.failed", EventKind::PaymentFailed),
+            ("intent.canceled", EventKind::PaymentFailed),
+            ("intent.cancelled", EventKind::PaymentFailed),
+            ("setup_intent.canceled", EventKind::SetupFailed),
+            ("subscription.reactivate", EventKind::SubscriptionReactivated),
+            ("subscription.update", EventKind::SubscriptionUpdated),
+            ("subscription.item_added", EventKind::SubscriptionUpdated),
+            ("subscription.item_removed", EventKind::SubscriptionUpdated),
+            ("subscription.invoice_item_added", EventKind::SubscriptionUpdated),
+            ("dispute.create", EventKind::DisputeOpened),
+            ("dispute.update", EventKind::DisputeUpdated),
         ];
         for (raw, expected) in rows {
             assert_eq!(event_kind(raw), expected, "{raw}");
         }
+        // Named in the catalogue, deliberately unknown (money out, or not about subscriptions).
+        for raw in [
+            "intent.paid",
+            "balance_intent.paid",
+            "crypto_intent.succeeded",
+            "transfer.sent",
+            "transfer.received",
+            "withdrawal.create",
+            "withdrawal.update",
+            "swap.create",
+            "swap.update",
+            "account_connection.create",
+            "partner_commission_invoice.issued",
+            "partner_commission_invoice.failed",
+            "intent.created",
+            "Intent.Succeeded",
+        ] {
+            assert_eq!(event_kind(raw), EventKind::Unknown(raw.into()), "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_reactivation_is_active_and_an_update_implies_nothing() {
+        assert_eq!(
+            event_subscription_status(&EventKind::SubscriptionReactivated, true),
+            Some(SubscriptionStatus::Active)
+        );
+        assert_eq!(event_subscription_status(&EventKind::SubscriptionUpdated, true), None);
+        assert_eq!(event_subscription_status(&EventKind::DisputeOpened, true), None);
     }
 
     #[test]

@@ -376,6 +376,12 @@ struct Payload {
     payment_intent_id: Option<String>,
     #[serde(deserialize_with = "de::opt_i64")]
     customer_refunded_amount_in_cents: Option<i64>,
+    /// The wrapped sample's flat checkout reference (`data.checkout_id`).
+    #[serde(deserialize_with = "de::opt_string")]
+    checkout_id: Option<String>,
+    /// The wrapped sample's metadata, beside the payment rather than in a `checkout`.
+    #[serde(deserialize_with = "de::map")]
+    metadata: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -419,15 +425,57 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
 
+/// The event's name, by the envelope rule: `event_type`; else `type` when it contains a dot
+/// (unified `intent.*` bodies use `type` for the payment kind, `payment`, `bank_transfer`…,
+/// while the card-update guide's `setup_intent.succeeded` puts the name there); else, leniently,
+/// `event` when it contains a dot (a third-party `{event, data}` claim).
+fn event_name(obj: &serde_json::Map<String, Value>) -> Option<String> {
+    let text = |key: &str| {
+        obj.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    text("event_type")
+        .or_else(|| text("type").filter(|t| t.contains('.')))
+        .or_else(|| text("event").filter(|t| t.contains('.')))
+        .map(str::to_owned)
+}
+
+/// The resource an event describes. Flat bodies (every official source but one) are the
+/// resource itself. A body with an object `data` and no top-level `id` is a wrapper
+/// (`{"event_type"|"type": …, "created_at": …, "data": {…}}`): its `data` is the resource, and
+/// the wrapper's other members (the name, `created_at`) fill in what `data` lacks. So a payload
+/// normalizes the same wrapped or flat.
+/// Returns the resource and the JSON path prefix of where it sits (`""` or `"data."`).
+fn resource(obj: &serde_json::Map<String, Value>) -> (serde_json::Map<String, Value>, &'static str) {
+    let has_id = obj.get("id").is_some_and(|id| !id.is_null());
+    match obj.get("data") {
+        Some(Value::Object(data)) if !has_id => {
+            let mut merged = data.clone();
+            for (k, v) in obj {
+                if k != "data" && !merged.contains_key(k) {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+            (merged, "data.")
+        }
+        _ => (obj.clone(), ""),
+    }
+}
+
 /// Normalizes a verified payload. `msg_id` (the `svix-id`) becomes the event id.
 pub(crate) fn to_event(msg_id: &str, body: &[u8]) -> Result<WebhookEvent> {
     let raw: Value = serde_json::from_slice(body).map_err(|e| malformed(format!("not JSON: {e}")))?;
-    if !raw.is_object() {
+    let Some(outer) = raw.as_object() else {
         return Err(malformed("not a JSON object"));
-    }
-    let payload: Payload =
-        serde_path_to_error::deserialize(&raw).map_err(|e| malformed(format!("at `{}`: {}", e.path(), e.inner())))?;
-    let event_type = non_empty(payload.event_type.clone()).ok_or_else(|| malformed("no `event_type`"))?;
+    };
+    let (inner, prefix) = resource(outer);
+    let event_type = event_name(outer)
+        .or_else(|| event_name(&inner))
+        .ok_or_else(|| malformed("no `event_type` (nor a dotted `type`)"))?;
+    let payload: Payload = serde_path_to_error::deserialize(Value::Object(inner))
+        .map_err(|e| malformed(format!("at `{prefix}{}`: {}", e.path(), e.inner())))?;
     let kind = convert::event_kind(&event_type);
 
     let paid_subscription = payload
@@ -454,11 +502,13 @@ pub(crate) fn to_event(msg_id: &str, body: &[u8]) -> Result<WebhookEvent> {
         .checkout
         .as_ref()
         .and_then(|c| non_empty(c.id.clone()))
+        .or_else(|| non_empty(payload.checkout_id.clone()))
         .map(CheckoutId::new);
     event.merchant_reference = payload
         .checkout
         .as_ref()
         .and_then(|c| c.metadata.get(REFERENCE_KEY))
+        .or_else(|| payload.metadata.get(REFERENCE_KEY))
         .and_then(Value::as_str)
         .map(str::to_owned);
     event.subscription_status = convert::event_subscription_status(&kind, event.subscription_id.is_some());
@@ -472,6 +522,17 @@ pub(crate) fn to_event(msg_id: &str, body: &[u8]) -> Result<WebhookEvent> {
     Ok(event)
 }
 
+/// The payment of a payment or refund event.
+///
+/// **Identity.** `Payment.id` is the `pa_…` id of Recurrente's payment record, read from the
+/// body's `payment.id`, not the event's own top-level `id`, which names the per-family intent
+/// (`pa_…` for cards, `ba_…` for bank transfers, `in_…` for unified `intent.*` bodies). Every
+/// payment goes out twice, once in its legacy form and once as `intent.*`, as separate Svix
+/// messages (so two event ids); both carry the same `payment` object, so both normalize to the
+/// same `Payment.id` and an app or the ledger (which keeps payments once per
+/// `(gateway, payment id)`) records the charge once. Only a body without a `payment.id` falls
+/// back to its own `id`. For `refund.create`, the id is the refunded payment's
+/// (`payment_intent.id` or `payment_intent_id`), so the refund lands on the same record.
 fn payment(kind: &EventKind, p: &Payload) -> Option<Payment> {
     let status = match kind {
         EventKind::PaymentSucceeded => PaymentStatus::Succeeded,
@@ -503,6 +564,57 @@ fn payment(kind: &EventKind, p: &Payload) -> Option<Payment> {
         None
     };
     Some(payment)
+}
+
+/// A bank transfer's references, as the payer's bank sent them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BankTransferDetails {
+    /// The local interbank number (an ACH trace or SPEI reference for USD deposits, an IMAD for
+    /// wires). `None` while the transfer is pending, or when the event has none.
+    pub bank_reference: Option<String>,
+    /// The payer's free text. `None` while pending, or when the event has none.
+    pub sender_comment: Option<String>,
+}
+
+/// Reads `bank_reference` and `sender_comment` from an event's raw payload
+/// ([`WebhookEvent::raw`]): top level in legacy `bank_transfer_intent.*` bodies, inside
+/// `details` in unified `intent.*` bodies of type `bank_transfer` (and in
+/// `GET /api/intents/{id}`), either way also inside a `data` wrapper. Both are `null` while a
+/// transfer is pending; an event without them gives the default (both `None`).
+pub fn bank_transfer_details(raw: &Value) -> BankTransferDetails {
+    let Some(obj) = raw.as_object() else {
+        return BankTransferDetails::default();
+    };
+    let (body, _) = resource(obj);
+    let text = |key: &str| {
+        let read = |o: &serde_json::Map<String, Value>| {
+            o.get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned)
+        };
+        read(&body).or_else(|| body.get("details").and_then(Value::as_object).and_then(read))
+    };
+    BankTransferDetails {
+        bank_reference: text("bank_reference"),
+        sender_comment: text("sender_comment"),
+    }
+}
+
+/// Whether an event's raw payload says it is live (`true`) or test (`false`) mode: its
+/// `live_mode`, else its checkout's. `None` when the payload does not say: sources disagree on
+/// whether test mode sends webhooks at all, so never require it.
+pub fn live_mode(raw: &Value) -> Option<bool> {
+    let obj = raw.as_object()?;
+    let (body, _) = resource(obj);
+    let flag = |v: Option<&Value>| match v? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s == "true" => Some(true),
+        Value::String(s) if s == "false" => Some(false),
+        _ => None,
+    };
+    flag(body.get("live_mode")).or_else(|| flag(body.get("checkout").and_then(|c| c.get("live_mode"))))
 }
 
 #[cfg(test)]
@@ -762,8 +874,73 @@ mod tests {
         assert_eq!(e.raw["id"], "x_1");
         assert!(e.payment.is_none());
         let e = to_event("msg_2", br#"{"event_type":"subscription.update","id":"su_9"}"#).unwrap();
+        assert_eq!(e.kind, EventKind::SubscriptionUpdated);
         assert_eq!(e.subscription_id.unwrap().as_str(), "su_9");
-        assert_eq!(e.subscription_status, None);
+        assert_eq!(e.subscription_status, None, "an update implies no status");
+        let e = to_event("msg_3", br#"{"event_type":"transfer.sent","id":"tr_1"}"#).unwrap();
+        assert_eq!(e.kind, EventKind::Unknown("transfer.sent".into()));
+        assert_eq!(e.raw["id"], "tr_1");
+    }
+
+    #[test]
+    fn envelope_rule() {
+        // The name: `event_type`, else a dotted `type`, else a dotted `event`.
+        let e = to_event(
+            "m",
+            br#"{"type":"setup_intent.succeeded","id":"pa_1","status":"succeeded"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.kind, EventKind::SetupSucceeded);
+        let e = to_event("m", br#"{"type":"payment","event_type":"intent.pending","id":"in_1"}"#).unwrap();
+        assert_eq!(e.kind, EventKind::PaymentPending);
+        assert_eq!(e.provider_type, "intent.pending");
+        let e = to_event("m", br#"{"event":"subscription.cancel","data":{"id":"su_1"}}"#).unwrap();
+        assert_eq!(e.kind, EventKind::SubscriptionCancelled);
+        assert_eq!(e.subscription_id.unwrap().as_str(), "su_1");
+        // An undotted `type` alone is no name.
+        assert!(to_event("m", br#"{"type":"payment","id":"in_1"}"#).is_err());
+        // `data` is unwrapped only when there is no top-level id; the wrapper fills in the rest.
+        let e = to_event(
+            "m",
+            br#"{"type":"subscription.reactivate","created_at":"2026-01-02T03:04:05Z","data":{"id":"su_2"}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.kind, EventKind::SubscriptionReactivated);
+        assert_eq!(e.subscription_id.unwrap().as_str(), "su_2");
+        assert_eq!(e.subscription_status, Some(SubscriptionStatus::Active));
+        assert_eq!(e.occurred_at.unwrap().to_rfc3339(), "2026-01-02T03:04:05+00:00");
+        let e = to_event(
+            "m",
+            br#"{"event_type":"subscription.cancel","id":"su_3","data":{"id":"su_x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.subscription_id.unwrap().as_str(), "su_3");
+        // A type error inside `data` names its full path.
+        match to_event("m", br#"{"event_type":"intent.failed","data":{"checkout":7}}"#) {
+            Err(Error::Webhook {
+                reason: WebhookError::Malformed(why),
+                ..
+            }) => assert!(why.contains("data.checkout"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bank_references_and_live_mode_are_read_from_the_raw_payload() {
+        let legacy = serde_json::json!({"event_type":"bank_transfer_intent.succeeded",
+            "bank_reference":"123456789","sender_comment":"factura 7","live_mode":false});
+        let d = bank_transfer_details(&legacy);
+        assert_eq!(d.bank_reference.as_deref(), Some("123456789"));
+        assert_eq!(d.sender_comment.as_deref(), Some("factura 7"));
+        assert_eq!(live_mode(&legacy), Some(false));
+        let unified = serde_json::json!({"event_type":"intent.pending","type":"bank_transfer",
+            "details":{"bank_reference":null,"sender_comment":null},"checkout":{"live_mode":true}});
+        assert_eq!(bank_transfer_details(&unified), BankTransferDetails::default());
+        assert_eq!(live_mode(&unified), Some(true));
+        let wrapped = serde_json::json!({"type":"intent.succeeded","data":{"details":{"bank_reference":"IMAD1"}}});
+        assert_eq!(bank_transfer_details(&wrapped).bank_reference.as_deref(), Some("IMAD1"));
+        assert_eq!(live_mode(&wrapped), None);
+        assert_eq!(live_mode(&serde_json::json!([1])), None);
     }
 
     #[test]
