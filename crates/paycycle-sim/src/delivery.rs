@@ -38,6 +38,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration as StdDuration;
 
@@ -124,7 +125,19 @@ pub(crate) enum Signer {
         msg_id: String,
         /// The endpoint's `whsec_…` secret.
         secret: String,
+        /// Set when the endpoint is deleted: what is still queued for it is not sent, and its
+        /// secret signs nothing more (`None` for the configured URL, which cannot be deleted).
+        revoked: Option<Arc<AtomicBool>>,
     },
+}
+
+impl Signer {
+    /// Whether the endpoint this signs for was deleted.
+    fn is_revoked(&self) -> bool {
+        match self {
+            Signer::Svix { revoked, .. } => revoked.as_ref().is_some_and(|r| r.load(Ordering::SeqCst)),
+        }
+    }
 }
 
 impl fmt::Debug for Signer {
@@ -143,7 +156,7 @@ impl Signer {
     /// The headers of an attempt made at `unix_time`.
     fn headers(&self, unix_time: i64, body: &[u8]) -> Result<Vec<(String, String)>, String> {
         match self {
-            Signer::Svix { msg_id, secret } => {
+            Signer::Svix { msg_id, secret, .. } => {
                 let map = paycycle_recurrente::webhook::signed_headers(secret, msg_id, unix_time, body)
                     .map_err(|e| format!("cannot sign: {e}"))?;
                 Ok(map
@@ -416,7 +429,8 @@ pub enum DeliveryOutcome {
     },
     /// Every attempt failed.
     GaveUp,
-    /// Not attempted: the URL is not on loopback (or not an http URL), or it could not be signed.
+    /// Not attempted: the URL is not on loopback (or not an http URL), it could not be signed, or
+    /// (Recurrente) its webhook endpoint was deleted before it went out.
     Refused {
         /// Why.
         reason: String,
@@ -856,6 +870,11 @@ impl Sender {
         for attempt in 0..self.policy.max_attempts {
             if attempt > 0 {
                 tokio::time::sleep(self.policy.backoff(attempt - 1)).await;
+            }
+            if webhook.signer.as_ref().is_some_and(Signer::is_revoked) {
+                let reason = "the webhook endpoint was deleted".to_owned();
+                self.delivery.finish(id, DeliveryOutcome::Refused { reason });
+                return;
             }
             let at = Utc::now();
             let headers = match webhook.headers_at(at.timestamp()) {

@@ -917,7 +917,7 @@ async fn control_api_errors() {
     // An expired checkout cannot be paid.
     let expired = checkout(
         &sim,
-        json!({"items": [{"name": "x", "currency": "USD", "amount_in_cents": 1}], "expires_at": "2026-01-11T00:00:00Z"}),
+        json!({"items": [{"name": "x", "currency": "USD", "amount_in_cents": 100}], "expires_at": "2026-01-11T00:00:00Z"}),
     )
     .await;
     sim.advance(days(2)).unwrap();

@@ -18,8 +18,8 @@ use super::input::{Obj, Reject, body_map, query_map};
 use super::json::{self, Ctx};
 use super::parse::{self, NewIds};
 use super::store::{
-    Checkout, CheckoutStatus, Coupon, Customer, Endpoint, Line, MethodKind, PayMethod, PayStatus, Payment, Paymentable,
-    Product, Refund, State as Store, Transfer, User,
+    Checkout, CheckoutStatus, Coupon, Cur, Customer, Endpoint, Line, MethodKind, PayMethod, PayStatus, Payment,
+    Paymentable, Product, Refund, State as Store, Transfer, User,
 };
 use crate::engine::EngineError;
 use crate::server::Shared;
@@ -59,6 +59,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     )
     .route("/api/payment_intents/{id}", m(patch(update_payment_intent)))
     .route("/api/invoices/{id}", m(patch(update_payment_intent)))
+    .route("/api/intents/{id}", m(get(get_intent)))
     .route(
         "/api/products/{id}",
         m(get(get_product).patch(update_product).delete(delete_product)),
@@ -144,13 +145,24 @@ fn created(body: Value) -> Answer {
     Ok(answer(StatusCode::CREATED, body))
 }
 
-/// The body's `key` object (`{"product": {...}}`), required.
-fn wrapped<'a>(input: &'a Map<String, Value>, key: &str) -> Result<&'a Map<String, Value>, Reject> {
+/// The fields of a create or update body, read as a Rails API reads them: wrapped under the
+/// resource's name (`{"checkout": {...}}`, errors then naming `checkout.<field>`) or at the top
+/// level. `prefix` is `key` followed by a dot.
+fn resource<'a>(input: &'a Map<String, Value>, key: &str, prefix: &'static str) -> Result<Obj<'a>, Reject> {
     match input.get(key) {
-        Some(Value::Object(m)) => Ok(m),
-        None | Some(Value::Null) => Err(Reject::invalid(key, "is required")),
+        Some(Value::Object(m)) => Ok(Obj::new(m, prefix)),
+        None | Some(Value::Null) => Ok(Obj::new(input, "")),
         Some(_) => Err(Reject::invalid(key, "must be an object")),
     }
+}
+
+/// As [`resource`], for the routes whose reference wraps the body (`product`, `coupon`): an
+/// empty body is `<key> is required`, as Rails' `params.require(key)` answers.
+fn required_resource<'a>(input: &'a Map<String, Value>, key: &str, prefix: &'static str) -> Result<Obj<'a>, Reject> {
+    if input.is_empty() {
+        return Err(Reject::invalid(key, "is required"));
+    }
+    resource(input, key, prefix)
 }
 
 /// `page` (from 1) and `items` (default 10, at most 100); unreadable values fall back to them.
@@ -289,10 +301,10 @@ fn looks_like_email(e: &str) -> bool {
 async fn create_user(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
-        let o = Obj::new(&input, "");
+        let o = resource(&input, "user", "user.")?;
         let email = o.required_string("email")?.trim().to_owned();
         if !looks_like_email(&email) {
-            return Err(Reject::invalid("email", "must be an e-mail address"));
+            return Err(Reject::invalid(o.name("email"), "must be an e-mail address"));
         }
         let full_name = o.string("full_name")?;
         let mut st = s.recurrente.lock();
@@ -313,15 +325,6 @@ async fn create_user(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response
 
 // ---------------------------------------------------------------------------------------------
 // Customers (`cus_…`): the merchant's profile of a user, found or created by e-mail address
-
-/// The fields of a customer request: top level, or wrapped in `customer` (Rails style).
-fn customer_input(input: &Map<String, Value>) -> Result<(&Map<String, Value>, &'static str), Reject> {
-    match input.get("customer") {
-        Some(Value::Object(m)) => Ok((m, "customer.")),
-        None | Some(Value::Null) => Ok((input, "")),
-        Some(_) => Err(Reject::invalid("customer", "must be an object")),
-    }
-}
 
 /// A string field of an update: absent is `None`, `null` (or an empty string) clears it.
 fn nullable_string(o: &Obj<'_>, key: &str) -> Result<Option<Option<String>>, Reject> {
@@ -357,8 +360,7 @@ fn deep_merge(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
 async fn create_customer(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
-        let (fields, prefix) = customer_input(&input)?;
-        let o = Obj::new(fields, prefix);
+        let o = resource(&input, "customer", "customer.")?;
         let email = o.required_string("email")?.trim().to_owned();
         if !looks_like_email(&email) {
             return Err(Reject::invalid(o.name("email"), "must be an e-mail address"));
@@ -456,8 +458,7 @@ async fn update_customer(
     handle(&s, &headers, |s| {
         let q = query_map(q.as_deref());
         let input = body_map(&headers, &body)?;
-        let (fields, prefix) = customer_input(&input)?;
-        let o = Obj::new(fields, prefix);
+        let o = resource(&input, "customer", "customer.")?;
         let mut st = s.recurrente.lock();
         let mut c = find_customer(&st, &id, &q)?.clone();
         // Read everything first: nothing changes unless all of it is valid. `email` is not
@@ -499,7 +500,7 @@ async fn update_customer(
 async fn create_transfer(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
-        let o = Obj::new(&input, "");
+        let o = resource(&input, "transfer", "transfer.")?;
         o.required_currency("currency")?;
         o.required_cents("amount_in_cents")?;
         o.required_string("recipient_id")?;
@@ -521,9 +522,9 @@ fn commit_products(st: &mut Store, products: Vec<Product>) {
 
 /// Parses `items` into lines (and the products custom items need).
 fn lines(s: &Shared, st: &Store, o: &Obj<'_>, name_required: bool) -> Result<(Vec<Line>, Vec<Product>), Reject> {
-    let items = parse::objects(o, "items")?.ok_or_else(|| Reject::invalid("items", "is required"))?;
+    let items = parse::objects(o, "items")?.ok_or_else(|| Reject::invalid(o.name("items"), "is required"))?;
     if items.is_empty() {
-        return Err(Reject::invalid("items", "must hold at least one item"));
+        return Err(Reject::invalid(o.name("items"), "must hold at least one item"));
     }
     let mut lines = Vec::with_capacity(items.len());
     let mut products = Vec::new();
@@ -540,38 +541,77 @@ fn lines(s: &Shared, st: &Store, o: &Obj<'_>, name_required: bool) -> Result<(Ve
     Ok((lines, products))
 }
 
+/// The smallest inline `amount_in_cents` of a checkout item: 5.00 GTQ, 1.00 USD.
+fn minimum_cents(currency: Cur) -> i64 {
+    match currency {
+        Cur::Gtq => 500,
+        Cur::Usd => 100,
+    }
+}
+
+/// A checkout's items together: inline amounts at least the minimum; recurring items (one
+/// subscription, or an order of several) next to one-time items (a sign-up fee, charged once
+/// with the first payment). The recurring items bill as one subscription, so they must share
+/// one recurrence (interval, trial, end).
+fn check_checkout_lines(o: &Obj<'_>, lines: &[Line]) -> Result<(), Reject> {
+    let items = o.name("items");
+    for (i, l) in lines.iter().enumerate() {
+        let min = minimum_cents(l.currency);
+        if l.inline && l.unit_cents < min {
+            return Err(Reject::invalid(
+                format!("{items}[{i}].amount_in_cents"),
+                format!("must be at least {min} in {}", l.currency.as_str()),
+            ));
+        }
+    }
+    let mut recurring = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| Some((i, l.recurring.as_ref()?)));
+    if let Some((_, first)) = recurring.next() {
+        if let Some((i, _)) = recurring.find(|(_, r)| *r != first) {
+            return Err(Reject::invalid(
+                format!("{items}[{i}]"),
+                "recurs differently from the first recurring item: the simulator bills a checkout's recurring items as one subscription",
+            ));
+        }
+    }
+    Ok(())
+}
+
 async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle_with(&s, &headers, Keys::SecretOrPublic, |s| {
         let input = body_map(&headers, &body)?;
-        let o = Obj::new(&input, "");
+        let o = resource(&input, "checkout", "checkout.")?;
         let mut st = s.recurrente.lock();
         let (lines, products) = lines(s, &st, &o, false)?;
-        let (currency, total) = parse::total(&lines, "items")?;
-        if lines.iter().any(|l| l.recurring.is_some()) && lines.len() > 1 {
-            return Err(Reject::invalid(
-                "items",
-                "can hold one recurring item and nothing else (a checkout starts one subscription)",
-            ));
-        }
+        let (currency, total) = parse::total(&lines, &o.name("items"))?;
         let success_url = o.url("success_url")?;
         let cancel_url = o.url("cancel_url")?;
         let mut user_id = o.string("user_id")?;
         if let Some(u) = &user_id {
             if st.users.get(u).is_none() {
-                return Err(Reject::invalid("user_id", format!("`{u}` is not an existing user")));
+                return Err(Reject::invalid(
+                    o.name("user_id"),
+                    format!("`{u}` is not an existing user"),
+                ));
             }
         }
         // `customer_id` (a `cus_…`, as the official plugin sends) stands for its user.
         if let Some(cus) = o.string("customer_id")? {
-            let c = st
-                .customers
-                .get(&cus)
-                .ok_or_else(|| Reject::invalid("customer_id", format!("`{cus}` is not an existing customer")))?;
+            let c = st.customers.get(&cus).ok_or_else(|| {
+                Reject::invalid(o.name("customer_id"), format!("`{cus}` is not an existing customer"))
+            })?;
             if user_id.as_ref().is_some_and(|u| u != &c.user_id) {
-                return Err(Reject::invalid("customer_id", "belongs to another user than user_id"));
+                return Err(Reject::invalid(
+                    o.name("customer_id"),
+                    "belongs to another user than user_id",
+                ));
             }
             user_id = Some(c.user_id.clone());
         }
+        // After the ids, so an unknown user or customer is named first.
+        check_checkout_lines(&o, &lines)?;
         let metadata = o.metadata("metadata")?.unwrap_or_default();
         let expires_at = o.time("expires_at")?;
         let custom_account_id = o.string("custom_account_id")?;
@@ -586,7 +626,7 @@ async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Resp
             .unwrap_or(i64::MAX);
         if transferred > total {
             return Err(Reject::invalid(
-                "transfer_setups",
+                o.name("transfer_setups"),
                 format!("send {transferred} cents, more than the checkout's total of {total}"),
             ));
         }
@@ -595,8 +635,13 @@ async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Resp
                 .iter()
                 .find(|p| p.id == l.product_id)
                 .or_else(|| st.products.get(&l.product_id));
-            match p {
+            let (c, b) = match p {
                 Some(p) => (c && p.card_payments_enabled, b && p.bank_transfer_payments_enabled),
+                None => (c, b),
+            };
+            // An item stating its payment methods narrows the checkout's to them.
+            match &l.payment_method_types {
+                Some(m) => (c && m.contains(&"card"), b && m.contains(&"bank_transfer")),
                 None => (c, b),
             }
         });
@@ -640,7 +685,7 @@ async fn get_checkout(State(s): Shd, headers: HeaderMap, Path(id): Path<String>)
 async fn update_checkout(State(s): Shd, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
-        let o = Obj::new(&input, "");
+        let o = resource(&input, "checkout", "checkout.")?;
         let mut st = s.recurrente.lock();
         let co = st.checkouts.get(&id).ok_or_else(Reject::not_found)?;
         if co.status == CheckoutStatus::Paid {
@@ -729,6 +774,23 @@ async fn update_payment_intent(State(s): Shd, headers: HeaderMap, Path(id): Path
     })
 }
 
+/// `GET /api/intents/{id}`: a payment in the unified `intent.*` shape, by its `in_…` id (or,
+/// leniently, the `pa_…` / `ba_…` / `inv_…` id of the same payment).
+async fn get_intent(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handle(&s, &headers, |s| {
+        let st = s.recurrente.lock();
+        let p = match id.strip_prefix("in_") {
+            Some(suffix) => st
+                .payments
+                .iter()
+                .find(|p| p.id.split_once('_').is_some_and(|(_, rest)| rest == suffix)),
+            None => st.payment_by_any_id(&id),
+        }
+        .ok_or_else(Reject::not_found)?;
+        json::unified_intent(&st, p, &Ctx::new(s)).map_or_else(|| Err(Reject::not_found()), ok)
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Products
 
@@ -766,9 +828,9 @@ async fn create_product(State(s): Shd, headers: HeaderMap, body: Bytes) -> Respo
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
         let top = Obj::new(&input, "");
-        let o = Obj::new(wrapped(&input, "product")?, "product.");
+        let o = required_resource(&input, "product", "product.")?;
         if o.string("name")?.is_none() {
-            return Err(Reject::invalid("product.name", "is required"));
+            return Err(Reject::invalid(o.name("name"), "is required"));
         }
         let id = flow::new_id(s, "prod_", 8);
         let mut p = Product {
@@ -796,12 +858,12 @@ async fn create_product(State(s): Shd, headers: HeaderMap, body: Bytes) -> Respo
         };
         parse::product_fields(&o, &top, &mut p)?;
         if o.raw("prices_attributes").is_none() {
-            return Err(Reject::invalid("product.prices_attributes", "is required"));
+            return Err(Reject::invalid(o.name("prices_attributes"), "is required"));
         }
         apply_prices(s, &o, &mut p)?;
         if p.prices.is_empty() {
             return Err(Reject::invalid(
-                "product.prices_attributes",
+                o.name("prices_attributes"),
                 "must hold at least one price",
             ));
         }
@@ -813,7 +875,7 @@ async fn create_product(State(s): Shd, headers: HeaderMap, body: Bytes) -> Respo
         } else {
             base
         };
-        let body = json::product(&p, &Ctx::new(s), false);
+        let body = json::product_object(&p, &Ctx::new(s));
         st.products.insert(p);
         created(body)
     })
@@ -826,7 +888,7 @@ fn visible_product<'a>(st: &'a Store, id: &str) -> Result<&'a Product, Reject> {
 async fn get_product(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -> Response {
     handle(&s, &headers, |s| {
         let st = s.recurrente.lock();
-        ok(json::product(visible_product(&st, &id)?, &Ctx::new(s), false))
+        ok(json::product_object(visible_product(&st, &id)?, &Ctx::new(s)))
     })
 }
 
@@ -839,7 +901,7 @@ async fn list_products(State(s): Shd, headers: HeaderMap, RawQuery(q): RawQuery)
             .products
             .newest_first()
             .filter(|p| p.listed && !p.deleted)
-            .map(|p| json::product(p, &cx, false))
+            .map(|p| json::product_object(p, &cx))
             .collect();
         page(s, "/api/products", &q, all)
     })
@@ -849,13 +911,13 @@ async fn update_product(State(s): Shd, headers: HeaderMap, Path(id): Path<String
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
         let top = Obj::new(&input, "");
-        let o = Obj::new(wrapped(&input, "product")?, "product.");
+        let o = required_resource(&input, "product", "product.")?;
         let mut st = s.recurrente.lock();
         let mut p = visible_product(&st, &id)?.clone();
         parse::product_fields(&o, &top, &mut p)?;
         apply_prices(s, &o, &mut p)?;
         parse::check_product(&o, &p)?;
-        let body = json::product(&p, &Ctx::new(s), false);
+        let body = json::product_object(&p, &Ctx::new(s));
         if let Some(slot) = st.products.get_mut(&id) {
             *slot = p;
         }
@@ -880,18 +942,18 @@ async fn delete_product(State(s): Shd, headers: HeaderMap, Path(id): Path<String
 async fn create_coupon(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
-        let o = Obj::new(wrapped(&input, "coupon")?, "coupon.");
+        let o = required_resource(&input, "coupon", "coupon.")?;
         let f = parse::coupon_fields(&o)?;
-        let name = f.name.ok_or_else(|| Reject::invalid("coupon.name", "is required"))?;
+        let name = f.name.ok_or_else(|| Reject::invalid(o.name("name"), "is required"))?;
         if f.amount_off_cents.is_none() && f.percent_off.is_none() {
             return Err(Reject::invalid(
-                "coupon.amount_off_in_cents",
-                "or coupon.percent_off is required",
+                o.name("amount_off_in_cents"),
+                format!("or {} is required", o.name("percent_off")),
             ));
         }
         if f.amount_off_cents.is_some() && f.currency.is_none() {
             return Err(Reject::invalid(
-                "coupon.currency",
+                o.name("currency"),
                 "is required with amount_off_in_cents (GTQ or USD)",
             ));
         }
@@ -939,7 +1001,7 @@ async fn list_coupons(State(s): Shd, headers: HeaderMap, RawQuery(q): RawQuery) 
 async fn update_coupon(State(s): Shd, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
-        let o = Obj::new(wrapped(&input, "coupon")?, "coupon.");
+        let o = required_resource(&input, "coupon", "coupon.")?;
         let f = parse::coupon_fields(&o)?;
         let mut st = s.recurrente.lock();
         let mut c = visible_coupon(&st, &id)?.clone();
@@ -962,7 +1024,7 @@ async fn update_coupon(State(s): Shd, headers: HeaderMap, Path(id): Path<String>
         }
         if c.amount_off_cents.is_some() && c.currency.is_none() {
             return Err(Reject::invalid(
-                "coupon.currency",
+                o.name("currency"),
                 "is required with amount_off_in_cents (GTQ or USD)",
             ));
         }
@@ -1038,19 +1100,24 @@ async fn cancel_subscription(State(s): Shd, headers: HeaderMap, Path(id): Path<S
 async fn create_refund(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
-        let o = Obj::new(&input, "");
+        let o = resource(&input, "refund", "refund.")?;
         let pa = o.required_string("payment_intent_id")?;
         let mut st = s.recurrente.lock();
-        let p = st
-            .payments
-            .get(&pa)
-            .ok_or_else(|| Reject::invalid("payment_intent_id", format!("`{pa}` is not an existing payment")))?;
+        let p = st.payments.get(&pa).ok_or_else(|| {
+            Reject::invalid(
+                o.name("payment_intent_id"),
+                format!("`{pa}` is not an existing payment"),
+            )
+        })?;
         if p.status != PayStatus::Succeeded || p.method == PayMethod::Setup {
-            return Err(Reject::conflict("payment_intent_id", format!("`{pa}` was not paid")));
+            return Err(Reject::conflict(
+                o.name("payment_intent_id"),
+                format!("`{pa}` was not paid"),
+            ));
         }
         if p.refund_id.is_some() {
             return Err(Reject::conflict(
-                "payment_intent_id",
+                o.name("payment_intent_id"),
                 format!("`{pa}` is already refunded"),
             ));
         }
@@ -1085,8 +1152,10 @@ async fn get_refund(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -
 async fn create_endpoint(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
-        let o = Obj::new(&input, "");
-        let url = o.url("url")?.ok_or_else(|| Reject::invalid("url", "is required"))?;
+        let o = resource(&input, "webhook_endpoint", "webhook_endpoint.")?;
+        let url = o
+            .url("url")?
+            .ok_or_else(|| Reject::invalid(o.name("url"), "is required"))?;
         let description = o.string("description")?;
         let metadata = o.metadata("metadata")?.unwrap_or_default();
         let now = s.clock.now();
@@ -1099,10 +1168,11 @@ async fn create_endpoint(State(s): Shd, headers: HeaderMap, body: Bytes) -> Resp
             created_at: now,
             updated_at: now,
             secret: flow::new_secret(s),
+            revoked: Arc::default(),
         };
         let body = json::endpoint(&e, true);
         s.recurrente.lock().endpoints.insert(e);
-        ok(body)
+        created(body)
     })
 }
 
@@ -1123,6 +1193,8 @@ async fn delete_endpoint(State(s): Shd, headers: HeaderMap, Path(id): Path<Strin
             .endpoints
             .remove(&id)
             .ok_or_else(Reject::not_found)?;
+        // What is still queued for it is not sent; its secret signs nothing more.
+        e.revoked.store(true, std::sync::atomic::Ordering::SeqCst);
         ok(json::endpoint(&e, false))
     })
 }
@@ -1133,27 +1205,29 @@ async fn delete_endpoint(State(s): Shd, headers: HeaderMap, Path(id): Path<Strin
 async fn create_one_time_payment(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle(&s, &headers, |s| {
         let input = body_map(&headers, &body)?;
-        let o = Obj::new(&input, "");
+        let o = resource(&input, "one_time_payment", "one_time_payment.")?;
         let pm_id = o.required_string("payment_method_id")?;
         let mut st = s.recurrente.lock();
-        let pm =
-            st.payment_methods.get(&pm_id).cloned().ok_or_else(|| {
-                Reject::invalid("payment_method_id", format!("`{pm_id}` is not a saved payment method"))
-            })?;
+        let pm = st.payment_methods.get(&pm_id).cloned().ok_or_else(|| {
+            Reject::invalid(
+                o.name("payment_method_id"),
+                format!("`{pm_id}` is not a saved payment method"),
+            )
+        })?;
         if pm.kind != MethodKind::Card {
             return Err(Reject::conflict(
-                "payment_method_id",
+                o.name("payment_method_id"),
                 "is a bank transfer receiver, which cannot be charged",
             ));
         }
         let (lines, products) = lines(s, &st, &o, false)?;
         if let Some(i) = lines.iter().position(|l| l.recurring.is_some()) {
             return Err(Reject::invalid(
-                format!("items[{i}]"),
+                format!("{}[{i}]", o.name("items")),
                 "is recurring: one-time payments charge one-time items only",
             ));
         }
-        let (currency, total) = parse::total(&lines, "items")?;
+        let (currency, total) = parse::total(&lines, &o.name("items"))?;
         commit_products(&mut st, products);
         let declined = pm.fail_next > 0;
         if let Some(m) = st.payment_methods.get_mut(&pm_id) {

@@ -180,14 +180,14 @@ pub(crate) fn emit(s: &Shared, st: &State, event_type: &str, body: &Value) -> Ve
             return Vec::new();
         }
     };
-    let mut targets: Vec<(&str, &str)> = st
+    let mut targets: Vec<(&str, &str, Option<_>)> = st
         .endpoints
         .iter()
         .filter(|e| !e.disabled)
-        .map(|e| (e.url.as_str(), e.secret.as_str()))
+        .map(|e| (e.url.as_str(), e.secret.as_str(), Some(e.revoked.clone())))
         .collect();
     if let Some(url) = &s.config.recurrente_webhook_url {
-        targets.push((url, &s.config.recurrente_webhook_secret));
+        targets.push((url, &s.config.recurrente_webhook_secret, None));
     }
     if targets.is_empty() {
         return Vec::new();
@@ -195,10 +195,11 @@ pub(crate) fn emit(s: &Shared, st: &State, event_type: &str, body: &Value) -> Ve
     let msg_id = new_svix_id(s, "msg_");
     targets
         .into_iter()
-        .map(|(url, secret)| {
+        .map(|(url, secret, revoked)| {
             Webhook::new(GATEWAY, event_type, url, bytes.clone()).signed(Signer::Svix {
                 msg_id: msg_id.clone(),
                 secret: secret.to_owned(),
+                revoked,
             })
         })
         .collect()
@@ -319,7 +320,13 @@ pub(crate) fn apply(s: &Shared, t: &Transition) -> Vec<Webhook> {
     let mut events: Vec<(&'static str, Option<String>)> = Vec::new();
     match &t.kind {
         TransitionKind::TrialStarted { .. } => {
-            set_payment(&mut st, &info.first_payment_id, PayStatus::Succeeded, Some(0), None);
+            set_payment(
+                &mut st,
+                &info.first_payment_id,
+                PayStatus::Succeeded,
+                Some(info.signup_cents),
+                None,
+            );
             checkout_paid(&mut st, &info);
             events.push(("setup_intent.succeeded", None));
             events.push(("subscription.create", None));
@@ -333,6 +340,7 @@ pub(crate) fn apply(s: &Shared, t: &Transition) -> Vec<Webhook> {
             let cents = cents_of(*amount);
             let first = *period_index == 0 && *attempt == 1 && !trial;
             let payment_id = if first {
+                let cents = cents.saturating_add(info.signup_cents);
                 set_payment(&mut st, &info.first_payment_id, PayStatus::Succeeded, Some(cents), None);
                 checkout_paid(&mut st, &info);
                 info.first_payment_id.clone()
@@ -359,6 +367,7 @@ pub(crate) fn apply(s: &Shared, t: &Transition) -> Vec<Webhook> {
             let first = *period_index == 0 && *attempt == 1 && !trial;
             let bank = first && info.start == Start::BankTransfer;
             let payment_id = if first {
+                let cents = cents.saturating_add(info.signup_cents);
                 let reason = if bank { TRANSFER_FAILED_REASON } else { DECLINE_REASON };
                 set_payment(
                     &mut st,
@@ -535,7 +544,7 @@ pub(crate) fn pay(s: &Shared, checkout_id: &str, outcome: Outcome, payer: &Payer
         if !bank && !co.card_payments_enabled {
             return Err(refused("card payments are disabled for this checkout's products"));
         }
-        let recurring = co.recurring_line().map(|(l, r)| (l.clone(), r.clone()));
+        let recurring = co.recurring_line();
         if bank && recurring.as_ref().is_some_and(|(_, r)| r.trial.is_some()) {
             return Err(refused(
                 "a free trial saves a card for its first charge: a bank transfer cannot start it",
@@ -574,7 +583,7 @@ pub(crate) fn pay(s: &Shared, checkout_id: &str, outcome: Outcome, payer: &Payer
             },
             failure_reason: (recurring.is_none() && outcome == Outcome::CardDeclined)
                 .then(|| DECLINE_REASON.to_owned()),
-            amount_cents: if trial { 0 } else { co.total_cents },
+            amount_cents: if trial { co.one_time_cents() } else { co.total_cents },
             currency: co.currency,
             checkout_id: Some(co.id.clone()),
             paymentable: paymentable.clone(),
@@ -630,6 +639,7 @@ pub(crate) fn pay(s: &Shared, checkout_id: &str, outcome: Outcome, payer: &Payer
                         first_payment_id: payment_id.clone(),
                         start: if bank { Start::BankTransfer } else { Start::Card },
                         last_payment_id: None,
+                        signup_cents: co.one_time_cents(),
                     },
                 );
                 attempt.subscription_id = Some(su.clone());
@@ -893,6 +903,8 @@ mod tests {
             quantity: 2,
             currency: Cur::Gtq,
             recurring: None,
+            payment_method_types: None,
+            inline: true,
         };
         let rec = Recurring {
             unit: Unit::Month,

@@ -454,13 +454,13 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// `week`, `month` or `year`.
+    /// `day`, `week`, `month` or `year`.
     pub(crate) fn unit(&self, key: &str) -> Result<Option<Unit>, Reject> {
         match self.string(key)? {
             None => Ok(None),
             Some(u) => Unit::parse(u.trim())
                 .map(Some)
-                .ok_or_else(|| self.err(key, format!("must be week, month or year, not `{u}`"))),
+                .ok_or_else(|| self.err(key, format!("must be day, week, month or year, not `{u}`"))),
         }
     }
 

@@ -7,7 +7,8 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
 use super::store::{
-    Checkout, Coupon, Customer, Endpoint, MethodKind, Payment, Price, Product, Refund, State, SubInfo, User,
+    Checkout, Coupon, Customer, Endpoint, MethodKind, PayMethod, PayStatus, Payment, Price, Product, Refund, State,
+    SubInfo, User,
 };
 use crate::engine::{State as SubState, Subscription};
 use crate::server::Shared;
@@ -135,6 +136,14 @@ pub(crate) fn product(p: &Product, cx: &Ctx<'_>, in_event: bool) -> Value {
     if in_event {
         insert(&mut v, "has_dynamic_pricing", json!(p.has_dynamic_pricing));
     }
+    v
+}
+
+/// A product as `/api/products` answers it: also its `image_url` (payments and events keep
+/// the seed's product shape).
+pub(crate) fn product_object(p: &Product, cx: &Ctx<'_>) -> Value {
+    let mut v = product(p, cx, false);
+    insert(&mut v, "image_url", json!(p.image_url));
     v
 }
 
@@ -303,7 +312,32 @@ pub(crate) fn checkout(st: &State, co: &Checkout, cx: &Ctx<'_>) -> Value {
         "currency": co.currency.as_str(),
         "latest_intent": latest_intent,
         "live_mode": cx.live,
+        // Newer fields of the reference: no coupon is applied to a checkout here, so the
+        // subtotal is the total and `discount` is null; no custom fields are collected.
+        "subtotal_in_cents": co.total_cents,
+        "discount": null,
+        "custom_fields": [],
+        "payment_method_types": checkout_methods(co),
     })
+}
+
+/// The payment methods the checkout's items allow (those stated on every item that states
+/// any), in canonical order; null when no item states them (the account's defaults).
+fn checkout_methods(co: &Checkout) -> Value {
+    let stated: Vec<&Vec<&'static str>> = co
+        .lines
+        .iter()
+        .filter_map(|l| l.payment_method_types.as_ref())
+        .collect();
+    if stated.is_empty() {
+        return Value::Null;
+    }
+    json!(
+        super::parse::PAYMENT_METHOD_TYPES
+            .iter()
+            .filter(|m| stated.iter().all(|s| s.contains(m)))
+            .collect::<Vec<_>>()
+    )
 }
 
 /// The checkout inside an event (`payment_intent.succeeded`'s shape).
@@ -426,6 +460,66 @@ pub(crate) fn subscription(st: &State, sub: &Subscription, info: &SubInfo) -> Op
         "subscriber": subscriber,
         "checkout": { "id": info.checkout_id },
         "product": { "id": info.line.product_id },
+    }))
+}
+
+/// A payment's unified intent id: `in_` and the payment's own suffix (`pa_x7k2m9q4` →
+/// `in_x7k2m9q4`).
+pub(crate) fn intent_id(p: &Payment) -> String {
+    let suffix = p.id.split_once('_').map_or(p.id.as_str(), |(_, rest)| rest);
+    format!("in_{suffix}")
+}
+
+/// A payment as `GET /api/intents/{id}` answers it: the unified `intent.*` shape (`type`,
+/// `status`, `raw_status`, `customer {id, email, nit}`, `product {id}`, `checkout`,
+/// per-type `details`); `None` for a trial's card setup, which is no payment.
+pub(crate) fn unified_intent(st: &State, p: &Payment, cx: &Ctx<'_>) -> Option<Value> {
+    let (kind, details) = match &p.method {
+        PayMethod::Card => (
+            "payment",
+            json!({ "payment_intent_id": p.id, "card": { "last4": CARD_LAST4, "network": CARD_NETWORK } }),
+        ),
+        // The bank's reference and the payer's comment are null while the transfer is pending
+        // (and the simulator's banks send none).
+        PayMethod::BankTransfer { intent_id } => (
+            "bank_transfer",
+            json!({ "bank_transfer_intent_id": intent_id, "bank_reference": null, "sender_comment": null }),
+        ),
+        PayMethod::Setup => return None,
+    };
+    let (status, raw_status) = match p.status {
+        PayStatus::Pending => (
+            "pending",
+            if kind == "bank_transfer" {
+                "pending"
+            } else {
+                "processing"
+            },
+        ),
+        PayStatus::Succeeded => ("succeeded", "succeeded"),
+        PayStatus::Failed => ("failed", "failed"),
+    };
+    let user = st.users.get(&p.user_id);
+    let customer = st.customer_of_user(&p.user_id);
+    Some(json!({
+        "id": intent_id(p),
+        "type": kind,
+        "status": status,
+        "raw_status": raw_status,
+        "amount_in_cents": p.amount_cents,
+        "currency": p.currency.as_str(),
+        "created_at": utc_millis(p.created_at),
+        "failure_reason": p.failure_reason,
+        "customer": {
+            "id": customer.map(|c| c.id.as_str()),
+            "user_id": p.user_id,
+            "email": customer.map(|c| c.email.as_str()).or(user.map(|u| u.email.as_str())),
+            "nit": customer.and_then(|c| c.nit.as_deref()),
+        },
+        "product": { "id": p.product_ids.first() },
+        "checkout": event_checkout(st, p.checkout_id.as_deref(), cx),
+        "details": details,
+        "live_mode": cx.live,
     }))
 }
 

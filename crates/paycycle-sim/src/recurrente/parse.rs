@@ -2,11 +2,12 @@
 //! documented limits. Nothing is stored here; the handlers commit what parsed.
 
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Map, Value};
 
 use super::input::{Obj, Reject};
 use super::json::slug;
-use super::store::{Cur, Line, Price, Product, Recurring, State};
+use super::store::{Cur, Line, Price, Product, Recurring, State, Unit};
 
 /// `required`, `optional`, `none`.
 const REQUIREMENTS: &[&str] = &["required", "optional", "none"];
@@ -28,7 +29,7 @@ pub(crate) fn recurring(o: &Obj<'_>, base: Option<&Recurring>) -> Result<Option<
         (None, None) => {
             return Err(Reject::invalid(
                 o.name("billing_interval"),
-                "is required for a recurring charge (week, month or year)",
+                "is required for a recurring charge (day, week, month or year)",
             ));
         }
     };
@@ -37,7 +38,7 @@ pub(crate) fn recurring(o: &Obj<'_>, base: Option<&Recurring>) -> Result<Option<
         .or(base.map(|b| b.count))
         .unwrap_or(1);
     if unit.times(count).is_none() {
-        return Err(Reject::invalid(o.name("billing_interval_count"), "is out of range"));
+        return Err(Reject::invalid(o.name("billing_interval_count"), out_of_range(unit)));
     }
     let trial_unit = o.unit("free_trial_interval")?;
     let trial_count = o.count("free_trial_interval_count", 0)?;
@@ -50,14 +51,14 @@ pub(crate) fn recurring(o: &Obj<'_>, base: Option<&Recurring>) -> Result<Option<
             None => {
                 return Err(Reject::invalid(
                     o.name("free_trial_interval"),
-                    "is required with free_trial_interval_count (week, month or year)",
+                    "is required with free_trial_interval_count (day, week, month or year)",
                 ));
             }
         },
     };
     if let Some((u, c)) = trial {
         if u.times(c).is_none() {
-            return Err(Reject::invalid(o.name("free_trial_interval_count"), "is out of range"));
+            return Err(Reject::invalid(o.name("free_trial_interval_count"), out_of_range(u)));
         }
     }
     let end_after = if o.has("periods_before_automatic_cancellation") {
@@ -79,6 +80,14 @@ pub(crate) fn recurring(o: &Obj<'_>, base: Option<&Recurring>) -> Result<Option<
     }))
 }
 
+/// Why a count of `unit` is refused.
+fn out_of_range(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Day => "in days must be a whole number of weeks (7, 14, 28…): the simulator's engine counts weeks",
+        _ => "is out of range",
+    }
+}
+
 fn check_dynamic(o: &Obj<'_>, dynamic: bool, rec: Option<&Recurring>) -> Result<(), Reject> {
     if dynamic && rec.is_some() {
         return Err(Reject::invalid(
@@ -89,10 +98,46 @@ fn check_dynamic(o: &Obj<'_>, dynamic: bool, rec: Option<&Recurring>) -> Result<
     Ok(())
 }
 
+/// `amount_as_decimal` (`"5.99"` → 599), read exactly: a decimal string (or a JSON integer),
+/// above zero, with at most two decimals. Given with `amount_in_cents`, both must agree.
+fn price_cents(o: &Obj<'_>) -> Result<Option<i64>, Reject> {
+    let cents = o.cents("amount_in_cents")?;
+    let key = "amount_as_decimal";
+    let bad = |detail: &str| Reject::invalid(o.name(key), detail);
+    let text = match o.raw(key) {
+        None => return Ok(cents),
+        Some(Value::String(t)) if t.trim().is_empty() => return Ok(cents),
+        Some(Value::String(t)) => t.trim().to_owned(),
+        // A fractional JSON number has already been through a float: only integers are exact.
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+        Some(_) => return Err(bad("must be a decimal string, e.g. \"5.99\"")),
+    };
+    let d = Decimal::from_str_exact(&text).map_err(|_| bad("must be a decimal amount, e.g. \"5.99\""))?;
+    if d <= Decimal::ZERO {
+        return Err(bad("must be above zero"));
+    }
+    if d.normalize().scale() > 2 {
+        return Err(bad("has more than 2 decimals"));
+    }
+    let from_decimal = (d * Decimal::ONE_HUNDRED).to_i64().ok_or_else(|| bad("is too large"))?;
+    match cents {
+        Some(c) if c != from_decimal => Err(Reject::invalid(
+            o.name("amount_in_cents"),
+            format!("does not match {} ({from_decimal} cents)", o.name(key)),
+        )),
+        _ => Ok(Some(from_decimal)),
+    }
+}
+
 /// A new price (`prices_attributes[i]`); `id` is the id it will get.
 pub(crate) fn new_price(o: &Obj<'_>, id: String) -> Result<Price, Reject> {
     let currency = o.required_currency("currency")?;
-    let amount_cents = o.required_cents("amount_in_cents")?;
+    let amount_cents = price_cents(o)?.ok_or_else(|| {
+        Reject::invalid(
+            o.name("amount_in_cents"),
+            format!("is required (or {})", o.name("amount_as_decimal")),
+        )
+    })?;
     let recurring = recurring(o, None)?;
     Ok(Price {
         id,
@@ -111,7 +156,7 @@ pub(crate) fn changed_price(o: &Obj<'_>, old: &Price) -> Result<Price, Reject> {
     };
     Ok(Price {
         id: old.id.clone(),
-        amount_cents: o.cents("amount_in_cents")?.unwrap_or(old.amount_cents),
+        amount_cents: price_cents(o)?.unwrap_or(old.amount_cents),
         currency: o.currency("currency")?.unwrap_or(old.currency),
         recurring: match charge_type {
             Some("one_time") => None,
@@ -126,24 +171,80 @@ pub(crate) struct NewIds {
     pub(crate) price: String,
 }
 
-/// One checkout item: a `product_id` (its first price) or the item's details.
+/// The payment methods an item may state (`payment_method_types`), in their canonical order.
+pub(crate) const PAYMENT_METHOD_TYPES: &[&str] = &["card", "bank_transfer", "balance", "stablecoins"];
+
+/// An item's `payment_method_types` (`None` when not given: the account's defaults).
+pub(crate) fn payment_method_types(o: &Obj<'_>) -> Result<Option<Vec<&'static str>>, Reject> {
+    let key = "payment_method_types";
+    let Some(list) = o.list(key)? else {
+        return Ok(None);
+    };
+    let mut out: Vec<&'static str> = Vec::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let field = format!("{}[{i}]", o.name(key));
+        let t = v
+            .as_str()
+            .and_then(|t| PAYMENT_METHOD_TYPES.iter().find(|a| **a == t.trim()))
+            .ok_or_else(|| Reject::invalid(&field, format!("must be one of {}", PAYMENT_METHOD_TYPES.join(", "))))?;
+        if !out.contains(t) {
+            out.push(t);
+        }
+    }
+    if out.is_empty() {
+        return Err(Reject::invalid(o.name(key), "must name at least one payment method"));
+    }
+    Ok(Some(out))
+}
+
+/// The catalogue price an item names: `price_id` (with `product_id`, it must be that
+/// product's), or `product_id` alone (its single price; ambiguous when it has several).
+fn catalogue_price<'s>(st: &'s State, o: &Obj<'_>) -> Result<Option<(&'s Product, &'s Price)>, Reject> {
+    let product_id = o.string("product_id")?;
+    if let Some(price_id) = o.string("price_id")? {
+        let field = o.name("price_id");
+        let found = st
+            .products
+            .iter()
+            .filter(|p| !p.deleted)
+            .find_map(|p| p.prices.iter().find(|pr| pr.id == price_id).map(|pr| (p, pr)))
+            .ok_or_else(|| Reject::invalid(&field, format!("`{price_id}` is not an existing price")))?;
+        if product_id.as_ref().is_some_and(|id| id != &found.0.id) {
+            return Err(Reject::invalid(
+                o.name("product_id"),
+                format!("is not the product of price `{price_id}`"),
+            ));
+        }
+        return Ok(Some(found));
+    }
+    let Some(product_id) = product_id else {
+        return Ok(None);
+    };
+    let field = o.name("product_id");
+    let p = st
+        .products
+        .get(&product_id)
+        .filter(|p| !p.deleted)
+        .ok_or_else(|| Reject::invalid(&field, format!("`{product_id}` is not an existing product")))?;
+    match p.prices.as_slice() {
+        [] => Err(Reject::invalid(&field, format!("`{product_id}` has no price"))),
+        [price] => Ok(Some((p, price))),
+        _ => Err(Reject::invalid(
+            &field,
+            format!("`{product_id}` has several prices: name one with price_id"),
+        )),
+    }
+}
+
+/// One checkout item: a `price_id`, a `product_id` (its single price), or the item's details.
 pub(crate) fn item(
     st: &State,
     o: &Obj<'_>,
     ids: impl FnOnce() -> NewIds,
     name_required: bool,
 ) -> Result<(Line, Option<Product>), Reject> {
-    if let Some(product_id) = o.string("product_id")? {
-        let field = o.name("product_id");
-        let p = st
-            .products
-            .get(&product_id)
-            .filter(|p| !p.deleted)
-            .ok_or_else(|| Reject::invalid(&field, format!("`{product_id}` is not an existing product")))?;
-        let price = p
-            .prices
-            .first()
-            .ok_or_else(|| Reject::invalid(&field, format!("`{product_id}` has no price")))?;
+    let methods = payment_method_types(o)?;
+    if let Some((p, price)) = catalogue_price(st, o)? {
         let quantity = o.quantity("quantity")?;
         return Ok((
             Line {
@@ -153,6 +254,8 @@ pub(crate) fn item(
                 quantity,
                 currency: price.currency,
                 recurring: price.recurring.clone(),
+                payment_method_types: methods,
+                inline: false,
             },
             None,
         ));
@@ -165,7 +268,14 @@ pub(crate) fn item(
     let currency = o.required_currency("currency")?;
     let unit_cents = o.required_cents("amount_in_cents")?;
     let quantity = o.quantity("quantity")?;
-    let image_url = o.url("image_url")?;
+    // `image_url` (the seed), `image` (one integration) or `images` (an older guide's list).
+    let image_url = match o.url("image_url")? {
+        Some(u) => Some(u),
+        None => match o.url("image")? {
+            Some(u) => Some(u),
+            None => first_image(o)?,
+        },
+    };
     let description = o.string("description")?;
     let terms = o.string("custom_terms_and_conditions")?;
     let dynamic = o.boolean("has_dynamic_pricing")?.unwrap_or(false);
@@ -209,8 +319,32 @@ pub(crate) fn item(
         quantity,
         currency,
         recurring: rec,
+        payment_method_types: methods,
+        inline: true,
     };
     Ok((line, Some(product)))
+}
+
+/// The first URL of `images` (a list of URLs), checked.
+fn first_image(o: &Obj<'_>) -> Result<Option<String>, Reject> {
+    let Some(list) = o.list("images")? else {
+        return Ok(None);
+    };
+    let mut first = None;
+    for (i, v) in list.iter().enumerate() {
+        match v.as_str().map(str::trim) {
+            Some(u) if super::input::is_url(u) => {
+                first.get_or_insert_with(|| u.to_owned());
+            }
+            _ => {
+                return Err(Reject::invalid(
+                    format!("{}[{i}]", o.name("images")),
+                    "must be a valid http(s) URL",
+                ));
+            }
+        }
+    }
+    Ok(first)
 }
 
 /// The lines' currency and total, checking that they share one currency.
@@ -249,11 +383,15 @@ pub(crate) fn product_fields(o: &Obj<'_>, top: &Obj<'_>, p: &mut Product) -> Res
     };
     text("description", &mut p.description)?;
     text("custom_terms_and_conditions", &mut p.custom_terms_and_conditions)?;
-    for (key, slot) in [
-        ("image_url", &mut p.image_url),
-        ("success_url", &mut p.success_url),
-        ("cancel_url", &mut p.cancel_url),
-    ] {
+    // `image_url` (the seed), or `image` / `images` (a list; its first URL) as others send.
+    if o.has("image_url") {
+        p.image_url = o.url("image_url")?;
+    } else if o.has("image") {
+        p.image_url = o.url("image")?;
+    } else if o.has("images") {
+        p.image_url = first_image(o)?;
+    }
+    for (key, slot) in [("success_url", &mut p.success_url), ("cancel_url", &mut p.cancel_url)] {
         if o.has(key) {
             *slot = o.url(key)?;
         }

@@ -122,6 +122,8 @@ impl Cur {
 /// A billing or trial interval unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Unit {
+    /// `day`: what the official plugin sends (its trials are always in days).
+    Day,
     Week,
     Month,
     Year,
@@ -130,6 +132,7 @@ pub(crate) enum Unit {
 impl Unit {
     pub(crate) fn parse(s: &str) -> Option<Unit> {
         match s {
+            "day" => Some(Unit::Day),
             "week" => Some(Unit::Week),
             "month" => Some(Unit::Month),
             "year" => Some(Unit::Year),
@@ -139,18 +142,22 @@ impl Unit {
 
     pub(crate) fn as_str(self) -> &'static str {
         match self {
+            Unit::Day => "day",
             Unit::Week => "week",
             Unit::Month => "month",
             Unit::Year => "year",
         }
     }
 
-    /// `count` of this unit (`None` for 0).
+    /// `count` of this unit (`None` for 0). The engine counts in weeks, months and years, so a
+    /// number of days is a whole number of weeks (`None` otherwise: the API refuses it).
     pub(crate) fn times(self, count: u32) -> Option<Interval> {
-        let unit = match self {
-            Unit::Week => IntervalUnit::Week,
-            Unit::Month => IntervalUnit::Month,
-            Unit::Year => IntervalUnit::Year,
+        let (unit, count) = match self {
+            Unit::Day if count % 7 == 0 => (IntervalUnit::Week, count / 7),
+            Unit::Day => return None,
+            Unit::Week => (IntervalUnit::Week, count),
+            Unit::Month => (IntervalUnit::Month, count),
+            Unit::Year => (IntervalUnit::Year, count),
         };
         Interval::new(unit, count).ok()
     }
@@ -213,6 +220,10 @@ pub(crate) struct Line {
     pub(crate) quantity: i64,
     pub(crate) currency: Cur,
     pub(crate) recurring: Option<Recurring>,
+    /// The item's `payment_method_types` (`None`: the account's defaults).
+    pub(crate) payment_method_types: Option<Vec<&'static str>>,
+    /// Given by its details (`amount_in_cents`…), not by a catalogue price.
+    pub(crate) inline: bool,
 }
 
 /// Where a checkout stands (`expired` is derived from `expires_at`).
@@ -259,9 +270,35 @@ pub(crate) struct Checkout {
 }
 
 impl Checkout {
-    /// The recurring item, if this checkout starts a subscription.
-    pub(crate) fn recurring_line(&self) -> Option<(&Line, &Recurring)> {
-        self.lines.iter().find_map(|l| l.recurring.as_ref().map(|r| (l, r)))
+    /// What the subscription this checkout starts bills each period: its recurring item, or
+    /// its recurring items (which share one recurrence) as one line of their summed amount.
+    pub(crate) fn recurring_line(&self) -> Option<(Line, Recurring)> {
+        let mut recurring = self.lines.iter().filter_map(|l| l.recurring.as_ref().map(|r| (l, r)));
+        let (first, rec) = recurring.next()?;
+        let rest: Vec<&Line> = recurring.map(|(l, _)| l).collect();
+        if rest.is_empty() {
+            return Some((first.clone(), rec.clone()));
+        }
+        let mut line = first.clone();
+        line.unit_cents = std::iter::once(first)
+            .chain(rest.iter().copied())
+            .try_fold(0i64, |acc, l| acc.checked_add(l.unit_cents.checked_mul(l.quantity)?))?;
+        line.quantity = 1;
+        line.name = std::iter::once(first)
+            .chain(rest)
+            .map(|l| l.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ");
+        Some((line, rec.clone()))
+    }
+
+    /// The one-time items' total: charged once, with the first payment (a sign-up fee).
+    pub(crate) fn one_time_cents(&self) -> i64 {
+        self.lines
+            .iter()
+            .filter(|l| l.recurring.is_none())
+            .map(|l| l.unit_cents.saturating_mul(l.quantity))
+            .fold(0i64, i64::saturating_add)
     }
 
     pub(crate) fn is_expired(&self, now: DateTime<Utc>) -> bool {
@@ -428,6 +465,8 @@ pub(crate) struct SubInfo {
     pub(crate) start: Start,
     /// The latest payment (succeeded or failed).
     pub(crate) last_payment_id: Option<String>,
+    /// The checkout's one-time items (a sign-up fee), added to the first payment only.
+    pub(crate) signup_cents: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -469,6 +508,8 @@ pub(crate) struct Endpoint {
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) secret: String,
+    /// Set on deletion: deliveries still queued for this endpoint are not sent.
+    pub(crate) revoked: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl fmt::Debug for Endpoint {
