@@ -402,6 +402,14 @@ async fn recurring_checkout_with_a_trial_and_an_automatic_end() {
     assert_eq!(sub.checkout.unwrap().id, created.id);
     assert_eq!(sub.current_period_start, Some(start()));
     assert_eq!(sub.current_period_end, Some(start() + days(14)), "the trial");
+    // Today's fields: the first charge is due when the trial ends; the saved card is the default.
+    assert_eq!(sub.next_payment_attempt_at, Some(start() + days(14)));
+    assert_eq!(sub.payment_retries, Some(0));
+    assert_eq!(sub.resumes_on, None);
+    assert_eq!(
+        sub.default_payment_method.and_then(|m| m.kind),
+        Some(paycycle_recurrente::wire::PaymentMethodType::Card)
+    );
 
     // The terms the client sent, as the simulator stored them on the item's product.
     let product_id = sub.product.unwrap().id;

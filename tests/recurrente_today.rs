@@ -693,3 +693,81 @@ async fn the_client_follows_link_then_total_pages_else_stops_on_a_short_page() {
         assert_eq!(ids, ["prod_1", "prod_2", "prod_3", "prod_4", "prod_5"][..expected]);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions: `PUT /api/subscriptions/{id}` puts a new card on it
+
+/// A paid monthly subscription; returns its id and saved card.
+async fn subscribed(sim: &Simulator, c: &RecurrenteClient) -> (String, String) {
+    use paycycle_recurrente::wire::RecurringTerms;
+    let item = CustomItem::new("Plan", gtq("50")).recurring(RecurringTerms::new(Interval::monthly()));
+    let ch = c.create_checkout(&CreateCheckout::new([item.into()])).await.unwrap();
+    let a = sim
+        .recurrente_pay(&ch.id, paycycle_sim::RecurrenteOutcome::CardSuccess)
+        .unwrap();
+    (a.subscription_id.unwrap(), a.payment_method_id.unwrap())
+}
+
+#[tokio::test]
+async fn the_typed_client_puts_a_new_card_on_a_subscription() {
+    use paycycle_recurrente::wire::{SubscriptionState, UpdateSubscription};
+    let sim = sim().await;
+    let c = secret_only(&sim);
+    let (su, _) = subscribed(&sim, &c).await;
+    let (_, card) = subscribed(&sim, &c).await;
+
+    // Checked before sending.
+    for bad in ["", " pay_m_x", ".."] {
+        match c
+            .update_subscription(&su, &UpdateSubscription::payment_method(bad))
+            .await
+        {
+            Err(Error::InvalidInput { .. }) => {}
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    // Refused by the provider: 400 naming the field.
+    match c
+        .update_subscription(&su, &UpdateSubscription::payment_method("pay_m_nope"))
+        .await
+    {
+        Err(Error::Rejected {
+            status: 400,
+            field_errors,
+            ..
+        }) => assert!(field_errors.contains_key("payment_method_id"), "{field_errors:?}"),
+        other => panic!("{other:?}"),
+    }
+    match c
+        .update_subscription("su_nothere", &UpdateSubscription::payment_method(&card))
+        .await
+    {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+
+    // Past due, then the new card retries the failed charge at once.
+    sim.recurrente_fail_next_charge(&su, 1).unwrap();
+    sim.advance(paycycle_core::chrono::Duration::days(31)).unwrap();
+    assert_eq!(
+        c.get_subscription(&su).await.unwrap().status,
+        Some(SubscriptionState::PastDue)
+    );
+    let updated = c
+        .update_subscription(&su, &UpdateSubscription::payment_method(&card))
+        .await
+        .unwrap();
+    assert_eq!(updated.id, su);
+    assert_eq!(updated.status, Some(SubscriptionState::Active));
+
+    // A cancelled subscription: 422.
+    c.cancel_subscription(&su).await.unwrap();
+    match c
+        .update_subscription(&su, &UpdateSubscription::payment_method(&card))
+        .await
+    {
+        Err(Error::Rejected { status: 422, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    sim.shutdown().await;
+}

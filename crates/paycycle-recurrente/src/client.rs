@@ -28,7 +28,7 @@ use crate::wire::{
     Checkout, CheckoutCreated, Coupon, CreateCheckout, CreateCoupon, CreateCustomer, CreateOneTimePayment,
     CreateProduct, CreateTransfer, CreateUser, CreateWebhookEndpoint, CustomerProfile, Deleted, ListCheckouts,
     ListParams, Message, OneTimePayment, PaymentIntent, Product, Refund, Subscription, Transfer, UpdateCheckout,
-    UpdateCoupon, UpdateCustomer, UpdatePaymentIntent, UpdateProduct, User, WebhookEndpoint,
+    UpdateCoupon, UpdateCustomer, UpdatePaymentIntent, UpdateProduct, UpdateSubscription, User, WebhookEndpoint,
 };
 
 const GATEWAY: GatewayId = GatewayId::RECURRENTE;
@@ -426,6 +426,19 @@ impl RecurrenteClient {
     pub async fn cancel_subscription(&self, id: &str) -> Result<Message> {
         validate::path_id("id", id)?;
         self.value(Call::new(Method::DELETE, &["subscriptions", id], "subscription", id))
+            .await
+    }
+
+    /// `PUT /api/subscriptions/{id}`: puts a new saved card on it (see [`UpdateSubscription`]);
+    /// answers the subscription.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before sending; [`Error::NotFound`]; [`Error::Rejected`] (an
+    /// unknown or unusable payment method, a cancelled subscription); transport errors.
+    pub async fn update_subscription(&self, id: &str, req: &UpdateSubscription) -> Result<Subscription> {
+        validate::path_id("id", id)?;
+        let body = validate::update_subscription(req)?;
+        self.value(Call::new(Method::PUT, &["subscriptions", id], "subscription", id).json(&body)?)
             .await
     }
 

@@ -16,7 +16,7 @@ use crate::wire::{
     BillingInterval, CouponDiscount, CreateCheckout, CreateCoupon, CreateCustomer, CreateOneTimePayment, CreateProduct,
     CreateTransfer, CreateUser, CreateWebhookEndpoint, CustomItem, LineItem, ListCheckouts, ListParams, Metadata,
     NewPrice, PriceChange, ProductDetails, RecurringTerms, Requirement, UpdateCheckout, UpdateCoupon, UpdateCustomer,
-    UpdatePaymentIntent, UpdateProduct,
+    UpdatePaymentIntent, UpdateProduct, UpdateSubscription,
 };
 
 /// At most this many metadata keys.
@@ -951,6 +951,23 @@ pub(crate) fn create_refund(payment_intent_id: &str) -> Result<RefundBody> {
     path_id("payment_intent_id", payment_intent_id)?;
     Ok(RefundBody {
         payment_intent_id: payment_intent_id.to_owned(),
+    })
+}
+
+/// The body of `PUT /api/subscriptions/{id}`.
+#[derive(Debug, Serialize, PartialEq)]
+pub(crate) struct UpdateSubscriptionBody {
+    payment_method_id: String,
+}
+
+/// Checks a subscription update.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty payment method id.
+pub(crate) fn update_subscription(req: &UpdateSubscription) -> Result<UpdateSubscriptionBody> {
+    path_id("payment_method_id", &req.payment_method_id)?;
+    Ok(UpdateSubscriptionBody {
+        payment_method_id: req.payment_method_id.clone(),
     })
 }
 

@@ -1449,6 +1449,26 @@ impl CreateOneTimePayment {
     }
 }
 
+/// `PUT /api/subscriptions/{id}`: the saved card (`pay_m_…`, from `setup_intent.succeeded` or a
+/// paid tokenize-only checkout) that later charges use; a pending failed charge is retried with
+/// it at once. The body `{"payment_method_id": …}` is inferred from Recurrente's card-update
+/// guide (the reference's update body was not captured).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UpdateSubscription {
+    /// The new payment method.
+    pub payment_method_id: String,
+}
+
+impl UpdateSubscription {
+    /// Puts this saved payment method on the subscription.
+    pub fn payment_method(payment_method_id: impl Into<String>) -> Self {
+        UpdateSubscription {
+            payment_method_id: payment_method_id.into(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Responses
 // ---------------------------------------------------------------------------------------------
@@ -1955,6 +1975,17 @@ pub struct Subscription {
     pub checkout: Option<IdRef>,
     /// The product.
     pub product: Option<IdRef>,
+    /// The next charge, or while past due the next retry (today's API).
+    #[serde(deserialize_with = "de::opt_datetime")]
+    pub next_payment_attempt_at: Option<DateTime<Utc>>,
+    /// Retries made after a failed charge (today's API).
+    #[serde(deserialize_with = "de::opt_u32")]
+    pub payment_retries: Option<u32>,
+    /// When a pause ends, when it has an end (today's API).
+    #[serde(deserialize_with = "de::opt_datetime")]
+    pub resumes_on: Option<DateTime<Utc>>,
+    /// The card or account charged (today's API), as the provider sends it.
+    pub default_payment_method: Option<PaymentMethod>,
 }
 
 /// A user (`us_…`).

@@ -11,6 +11,7 @@
 //! | `POST /__sim/recurrente/bank_transfers/{ba_ or pa_ id}/settle` `{"succeeded": true \| false}` | the bank settles a pending transfer |
 //! | `POST /__sim/recurrente/subscriptions/{id}/fail_next_charge` `{"count": N}` (optional, default 1) | the next N charges fail |
 //! | `POST /__sim/recurrente/subscriptions/{id}/pause`, `…/resume` | pause or resume (as from Recurrente's dashboard) |
+//! | `POST /__sim/recurrente/subscriptions/{id}/reactivate` | brings a cancelled subscription back and sends `subscription.reactivate` (**unofficial**: Recurrente documents no reactivation endpoint, only the event; billing picks up at the next scheduled period) |
 //! | `POST /__sim/recurrente/payment_methods/{id}/fail_next_charge` `{"count": N}` | the next N one-time payments with this card are declined |
 //! | `POST /__sim/recurrente/webhook_endpoints/{id}/disable`, `…/enable` | stop or resume deliveries to an endpoint |
 //! | `PUT /__sim/delivery` `{"url_prefix": "http://127.0.0.1:1234/webhooks/", "copies": 10, "concurrent": true, "shuffle_window": 5, "drop_per_mille": 300, "seed": 7}` | sets a [`DeliveryMode`](crate::DeliveryMode) for the URLs with that prefix (absent or `null`: every URL; the other fields default to the ordinary behaviour); answers `{"modes": [...]}` |
@@ -58,6 +59,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         )
         .route("/__sim/recurrente/subscriptions/{id}/pause", post(recurrente_pause))
         .route("/__sim/recurrente/subscriptions/{id}/resume", post(recurrente_resume))
+        .route(
+            "/__sim/recurrente/subscriptions/{id}/reactivate",
+            post(recurrente_reactivate),
+        )
         .route(
             "/__sim/recurrente/payment_methods/{id}/fail_next_charge",
             post(recurrente_fail_method),
@@ -290,6 +295,17 @@ async fn recurrente_pause(State(s): State<Arc<Shared>>, Path(id): Path<String>) 
 
 async fn recurrente_resume(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     pause_or_resume(&s, &id, false)
+}
+
+async fn recurrente_reactivate(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match recurrente::reactivate(&s, &id) {
+        Ok(transitions) => axum::Json(json!({
+            "subscription": recurrente::subscription_value(&s, &id),
+            "transitions": transitions,
+        }))
+        .into_response(),
+        Err(e) => sim_error(&e),
+    }
 }
 
 async fn recurrente_fail_method(

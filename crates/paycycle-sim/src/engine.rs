@@ -21,6 +21,7 @@
 //! - With `end_after_periods = N`, the subscription ends (cancelled by the gateway) when charge
 //!   `N` would fall due, i.e. at the end of the N-th paid period.
 //! - Paused subscriptions are not charged; periods that fall due while paused are skipped.
+//!   The same holds for a cancelled subscription brought back by [`Engine::reactivate`].
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -183,7 +184,7 @@ pub enum State {
     PastDue,
     /// Not billing until resumed.
     Paused,
-    /// Ended; nothing more happens.
+    /// Ended; nothing more is charged unless [`Engine::reactivate`]d.
     Cancelled {
         /// Who ended it.
         by: CancelledBy,
@@ -378,6 +379,8 @@ pub enum TransitionKind {
     Paused,
     /// Resumed.
     Resumed,
+    /// A cancelled subscription was reactivated.
+    Reactivated,
     /// The payer declined before starting.
     Declined,
     /// The first charge failed; the subscription never started.
@@ -770,26 +773,43 @@ impl Engine {
             if sub.state != State::Paused {
                 return Err(invalid(sub, "resume"));
             }
-            let mut index = sub.next_period_index;
-            while let Some(at) = sub.scheduled(index) {
-                if at >= now {
-                    break;
-                }
-                index = index.saturating_add(1);
-                if index == u32::MAX {
-                    break;
-                }
-            }
-            sub.next_period_index = index;
-            sub.next_charge_at = sub.scheduled(index);
-            sub.state = if sub.activated_at.is_some() {
-                State::Active
-            } else {
-                State::Trialing
-            };
-            sub.last_event_at = now;
+            restart(sub, now);
             push(out, now, TransitionKind::Resumed, sub);
             Ok(sub.clone())
+        })
+    }
+
+    /// Reactivates a cancelled subscription (Recurrente's `subscription.reactivate`: cancelled
+    /// is not final there): billing picks up at the next scheduled period from now, as after
+    /// [`Engine::resume`]; nothing is charged for the time it was cancelled.
+    ///
+    /// Errors: [`EngineError::InvalidState`] unless it is cancelled after it started (never
+    /// accepted, or ended after its agreed number of periods).
+    pub fn reactivate(&self, id: &str) -> Outcome<Subscription> {
+        self.with_state(|st, now, out| {
+            let sub = st.get_mut(id)?;
+            let ended = sub.terms.end_after_periods.is_some_and(|n| sub.periods_paid >= n.get());
+            if !matches!(sub.state, State::Cancelled { .. }) || ended || sub.anchor.is_none() {
+                return Err(invalid(sub, "reactivate"));
+            }
+            sub.dunning = None;
+            sub.ended_at = None;
+            restart(sub, now);
+            push(out, now, TransitionKind::Reactivated, sub);
+            Ok(sub.clone())
+        })
+    }
+
+    /// Retries a past-due subscription's failed charge now (a new payment method was set);
+    /// returns the subscription after the retry. Anything else is left as it is.
+    pub fn retry_now(&self, id: &str) -> Outcome<Subscription> {
+        self.with_state(|st, now, out| {
+            let sub = st.get_mut(id)?;
+            if let (State::PastDue, Some(d)) = (sub.state, sub.dunning.as_mut()) {
+                d.next_retry_at = now;
+                out.extend(st.advance_to(now, &self.ids));
+            }
+            st.get_mut(id).map(|sub| sub.clone())
         })
     }
 
@@ -846,6 +866,29 @@ fn push(out: &mut Vec<Transition>, at: DateTime<Utc>, kind: TransitionKind, sub:
         kind,
         subscription: sub.clone(),
     });
+}
+
+/// Runs again from `now` (after a pause or a cancellation): the next charge is the first
+/// scheduled period not before `now`; the periods in between are skipped, not charged.
+fn restart(sub: &mut Subscription, now: DateTime<Utc>) {
+    let mut index = sub.next_period_index;
+    while let Some(at) = sub.scheduled(index) {
+        if at >= now {
+            break;
+        }
+        index = index.saturating_add(1);
+        if index == u32::MAX {
+            break;
+        }
+    }
+    sub.next_period_index = index;
+    sub.next_charge_at = sub.scheduled(index);
+    sub.state = if sub.activated_at.is_some() {
+        State::Active
+    } else {
+        State::Trialing
+    };
+    sub.last_event_at = now;
 }
 
 /// Records a successful charge of period `index` at `at` and schedules the next one.
@@ -1061,6 +1104,7 @@ mod tests {
                 TransitionKind::Recovered => "recovered",
                 TransitionKind::Paused => "paused",
                 TransitionKind::Resumed => "resumed",
+                TransitionKind::Reactivated => "reactivated",
                 TransitionKind::Declined => "declined",
                 TransitionKind::StartFailed => "start_failed",
                 TransitionKind::Cancelled { .. } => "cancelled",
@@ -1174,6 +1218,76 @@ mod tests {
         let sub = e.get(&id).unwrap();
         assert_eq!(sub.state, State::Active);
         assert_eq!(sub.next_charge_at, Some(t("2026-03-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn retry_now_retries_a_past_due_charge_at_once_and_leaves_others_alone() {
+        let (clock, e) = setup("2026-01-01T00:00:00Z");
+        let terms =
+            Terms::new(d("50"), "GTQ", Interval::monthly()).with_retries(vec![Duration::days(3), Duration::days(5)]);
+        let id = create(&e, terms);
+        let _ = e.accept(&id).result.unwrap();
+        let o = e.retry_now(&id);
+        assert!(o.transitions.is_empty());
+        assert_eq!(o.result.unwrap().state, State::Active);
+        let _ = e.fail_next_charges(&id, 1).result.unwrap();
+        clock.advance(Duration::days(31)).unwrap();
+        assert_eq!(kinds(&e.catch_up()), ["charge_failed", "past_due"]);
+        clock.advance(Duration::days(1)).unwrap();
+        let o = e.retry_now(&id);
+        assert_eq!(kinds(&o.transitions), ["charged", "recovered"]);
+        assert_eq!(o.transitions[0].at, t("2026-02-02T00:00:00Z"));
+        assert_eq!(o.result.unwrap().state, State::Active);
+        assert_eq!(
+            e.retry_now("nope").result.unwrap_err(),
+            EngineError::NotFound { id: "nope".into() }
+        );
+    }
+
+    #[test]
+    fn a_cancelled_subscription_is_reactivated_from_the_next_period() {
+        let (clock, e) = setup("2026-01-01T00:00:00Z");
+        let id = create(&e, Terms::new(d("20"), "USD", Interval::weekly()));
+        assert!(matches!(
+            e.reactivate(&id).result,
+            Err(EngineError::InvalidState {
+                action: "reactivate",
+                ..
+            })
+        ));
+        let _ = e.accept(&id).result.unwrap();
+        let _ = e.cancel(&id, CancelledBy::Merchant).result.unwrap();
+        clock.advance(Duration::days(10)).unwrap();
+        assert!(e.catch_up().is_empty());
+        let o = e.reactivate(&id);
+        assert_eq!(kinds(&o.transitions), ["reactivated"]);
+        let sub = o.result.unwrap();
+        assert_eq!(sub.state, State::Active);
+        assert_eq!(sub.ended_at, None);
+        assert_eq!(sub.next_charge_at, Some(t("2026-01-15T00:00:00Z")));
+        assert!(matches!(
+            e.reactivate(&id).result,
+            Err(EngineError::InvalidState {
+                action: "reactivate",
+                ..
+            })
+        ));
+        clock.advance(Duration::days(5)).unwrap();
+        assert_eq!(kinds(&e.catch_up()), ["charged"]);
+
+        // Ended after its agreed periods: not reactivated.
+        let terms = Terms::new(d("20"), "USD", Interval::weekly()).with_end_after_periods(NonZeroU32::MIN);
+        let ended = create(&e, terms);
+        let _ = e.accept(&ended).result.unwrap();
+        clock.advance(Duration::days(8)).unwrap();
+        assert!(kinds(&e.catch_up()).contains(&"ended"));
+        assert!(matches!(
+            e.reactivate(&ended).result,
+            Err(EngineError::InvalidState {
+                action: "reactivate",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 pub use flow::{Attempt, Outcome};
 pub(crate) use flow::{
-    Payer, apply, checkout_value, fail_next_charge, fail_next_method_charge, pay, set_endpoint_disabled, settle,
-    subscription_value,
+    Payer, apply, checkout_value, fail_next_charge, fail_next_method_charge, pay, reactivate, set_endpoint_disabled,
+    settle, subscription_value,
 };
 pub(crate) use store::Store;
 

@@ -40,6 +40,14 @@ fn assert_field_error(r: &Answer, status: u16, field: &str) {
     );
 }
 
+/// Fields of today's subscription object beyond the seed's example.
+const TODAYS_SUBSCRIPTION_FIELDS: &[&str] = &[
+    "next_payment_attempt_at",
+    "payment_retries",
+    "resumes_on",
+    "default_payment_method",
+];
+
 #[tokio::test]
 async fn test_endpoint_and_authentication() {
     let sim = sim().await;
@@ -1002,7 +1010,7 @@ async fn subscriptions_are_read_listed_and_cancelled() {
     let example = fixture("subscription_get.json");
     let r = get(&sim, &format!("/api/subscriptions/{su}")).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_shape(&r.json, &example, &[]);
+    assert_shape(&r.json, &example, TODAYS_SUBSCRIPTION_FIELDS);
     assert_eq!(r.json["status"], "active");
     assert_eq!(r.json["description"], "One Free-Testable Banana");
     assert_eq!(r.json["checkout"], json!({"id": ch}));
@@ -1023,7 +1031,20 @@ async fn subscriptions_are_read_listed_and_cancelled() {
     assert_eq!(get(&sim, "/api/products").await.json, json!([]));
 
     let list = get(&sim, "/api/subscriptions").await;
-    assert_shape(&list.json, &fixture("subscriptions_list.json"), &[]);
+    // The seed's shape plus the newer fields of today's API.
+    assert_shape(
+        &list.json,
+        &fixture("subscriptions_list.json"),
+        &[
+            "next_payment_attempt_at",
+            "payment_retries",
+            "resumes_on",
+            "default_payment_method",
+        ],
+    );
+    assert_eq!(list.json[0]["payment_retries"], 0);
+    assert!(list.json[0]["next_payment_attempt_at"].is_string(), "{}", list.json[0]);
+    assert_eq!(list.json[0]["default_payment_method"]["type"], "card");
     assert_eq!(list.json.as_array().unwrap().len(), 1);
 
     let r = delete(&sim, &format!("/api/subscriptions/{su}")).await;

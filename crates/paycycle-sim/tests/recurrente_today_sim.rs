@@ -650,3 +650,212 @@ async fn intents_are_read_in_the_unified_shape() {
     assert_eq!(r.status, 405);
     sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions: `PUT /api/subscriptions/{id}` (a new card), reactivation, pause hooks
+
+/// Pays a new subscription checkout by card (as `email` if given); returns the subscription
+/// and its saved card.
+async fn paid_subscription(sim: &Simulator, email: Option<&str>) -> (String, String) {
+    let ch = subscription_checkout(sim, recurring_item("Plan", 5000, "month")).await;
+    let mut body = json!({"outcome": "card_success"});
+    if let Some(e) = email {
+        body["email"] = json!(e);
+    }
+    let r = control(sim, &format!("/__sim/recurrente/checkouts/{ch}/pay"), body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let su = id_of(&json!({"id": r.json["subscription_id"]}), "su_");
+    let pm = id_of(&json!({"id": r.json["payment_method_id"]}), "pay_m_");
+    (su, pm)
+}
+
+/// A JSON error body with a `message`.
+fn assert_json_error(r: &Answer, status: u16) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert!(r.json["message"].is_string(), "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_new_card_is_put_on_a_subscription_and_retries_a_past_due_charge() {
+    let hooks = hooks(0).await;
+    let sim = sim_with_hook(&hooks.url).await;
+    let (su, _old) = paid_subscription(&sim, None).await;
+    // The same payer saves a second card (another checkout).
+    let (_, card) = paid_subscription(&sim, None).await;
+    let (_, foreign) = paid_subscription(&sim, Some("someone.else@shop.test")).await;
+    let path = format!("/api/subscriptions/{su}");
+
+    // Bad input: 400 naming the field, nothing changes.
+    assert_invalid(&put(&sim, &path, json!({})).await, "payment_method_id");
+    assert_invalid(
+        &put(&sim, &path, json!({"payment_method_id": ""})).await,
+        "payment_method_id",
+    );
+    assert_invalid(
+        &put(&sim, &path, json!({"payment_method_id": ["x"]})).await,
+        "payment_method_id",
+    );
+    assert_invalid(
+        &put(&sim, &path, json!({"payment_method_id": "pay_m_nope"})).await,
+        "payment_method_id",
+    );
+    assert_invalid(
+        &put(&sim, &path, json!({"payment_method_id": foreign})).await,
+        "payment_method_id",
+    );
+    assert_invalid(
+        &put(&sim, &path, json!({"subscription": {"payment_method_id": 7}})).await,
+        "subscription.payment_method_id",
+    );
+    assert_invalid(&put(&sim, &path, json!({"subscription": "x"})).await, "subscription");
+    let r = request(
+        &sim,
+        Method::PUT,
+        &path,
+        None,
+        Some(&json!({"payment_method_id": card})),
+    )
+    .await;
+    assert_json_error(&r, 401);
+    // An unknown subscription: 404 JSON.
+    let r = put(
+        &sim,
+        "/api/subscriptions/su_nothere",
+        json!({"payment_method_id": card}),
+    )
+    .await;
+    assert_json_error(&r, 404);
+
+    // A renewal fails: past due. The new card (wrapped body) retries it at once.
+    let r = control(
+        &sim,
+        &format!("/__sim/recurrente/subscriptions/{su}/fail_next_charge"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    sim.advance(chrono::Duration::days(31)).unwrap();
+    assert_eq!(get(&sim, &path).await.json["status"], "past_due");
+    let r = put(&sim, &path, json!({"subscription": {"payment_method_id": card}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["id"], su.as_str());
+    assert_eq!(r.json["status"], "active", "{}", r.text);
+    sim.flush_webhooks().await;
+    let mine: Vec<String> = hooks
+        .events()
+        .iter()
+        .filter(|e| e["payment"]["paymentable"]["id"] == su.as_str() || e["id"] == su.as_str())
+        .map(|e| e["event_type"].as_str().unwrap().to_owned())
+        .collect();
+    let failed = mine
+        .iter()
+        .position(|t| t == "payment_intent.failed")
+        .expect("a failed renewal");
+    assert!(
+        mine[failed..].iter().any(|t| t == "payment_intent.succeeded"),
+        "the retry succeeded after the failure: {mine:?}"
+    );
+    // An active subscription takes a new card without a charge.
+    let before = hooks.events().len();
+    let r = put(&sim, &path, json!({"payment_method_id": card})).await;
+    assert_eq!(
+        (r.status, r.json["status"].clone()),
+        (200, json!("active")),
+        "{}",
+        r.text
+    );
+    sim.flush_webhooks().await;
+    assert_eq!(hooks.events().len(), before);
+
+    // A cancelled subscription: 422.
+    assert_eq!(delete(&sim, &path).await.status, 200);
+    let r = put(&sim, &path, json!({"payment_method_id": card})).await;
+    assert_json_error(&r, 422);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_subscription_is_reactivated_by_the_unofficial_hook() {
+    let hooks = hooks(0).await;
+    let sim = sim_with_hook(&hooks.url).await;
+    let (su, _) = paid_subscription(&sim, None).await;
+    let path = format!("/api/subscriptions/{su}");
+    let hook = format!("/__sim/recurrente/subscriptions/{su}/reactivate");
+    // Not cancelled: 409, as JSON.
+    let r = control(&sim, &hook, json!({})).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.json["error"], "invalid_state");
+    // Unknown: 404, as JSON.
+    let r = control(&sim, "/__sim/recurrente/subscriptions/su_nothere/reactivate", json!({})).await;
+    assert_eq!(
+        (r.status, r.json["error"].clone()),
+        (404, json!("not_found")),
+        "{}",
+        r.text
+    );
+
+    assert_eq!(delete(&sim, &path).await.status, 200);
+    sim.advance(chrono::Duration::days(10)).unwrap();
+    let r = control(&sim, &hook, json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(r.json["subscription"]["status"], "active");
+    assert_eq!(r.json["transitions"][0]["type"], "reactivated", "{}", r.text);
+    assert_eq!(get(&sim, &path).await.json["status"], "active");
+    sim.flush_webhooks().await;
+    let types = hooks.types();
+    let cancel = types.iter().position(|t| t == "subscription.cancel").unwrap();
+    let back = types.iter().position(|t| t == "subscription.reactivate").unwrap();
+    assert!(cancel < back, "{types:?}");
+    let event = &hooks.events()[back];
+    assert_eq!(event["id"], su.as_str());
+    // Billing picks up at the next scheduled period: nothing for the time it was cancelled.
+    let paid = |hooks: &Hooks| {
+        hooks
+            .types()
+            .iter()
+            .filter(|t| *t == "payment_intent.succeeded")
+            .count()
+    };
+    assert_eq!(paid(&hooks), 1);
+    sim.advance(chrono::Duration::days(21)).unwrap();
+    sim.flush_webhooks().await;
+    assert_eq!(paid(&hooks), 2, "{:?}", hooks.types());
+    assert_eq!(get(&sim, &path).await.json["status"], "active");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_pause_and_resume_hooks_answer_json() {
+    let sim = sim().await;
+    let (su, _) = paid_subscription(&sim, None).await;
+    let is_json = |r: &Answer| {
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    };
+    let pause = format!("/__sim/recurrente/subscriptions/{su}/pause");
+    let resume = format!("/__sim/recurrente/subscriptions/{su}/resume");
+    let r = control(&sim, &pause, json!({})).await;
+    assert!(r.status == 200 && is_json(&r), "{}", r.text);
+    assert_eq!(r.json["subscription"]["status"], "paused");
+    assert_eq!(r.json["transitions"][0]["type"], "paused");
+    let r = control(&sim, &pause, json!({})).await;
+    assert!(r.status == 409 && is_json(&r), "{}", r.text);
+    assert_eq!(r.json["error"], "invalid_state");
+    let r = control(&sim, &resume, json!({})).await;
+    assert!(r.status == 200 && is_json(&r), "{}", r.text);
+    assert_eq!(r.json["subscription"]["status"], "active");
+    let r = control(&sim, &resume, json!({})).await;
+    assert!(r.status == 409 && is_json(&r), "{}", r.text);
+    let r = control(&sim, "/__sim/recurrente/subscriptions/su_nothere/pause", json!({})).await;
+    assert!(r.status == 404 && is_json(&r), "{}", r.text);
+    assert_eq!(r.json["error"], "not_found");
+    sim.shutdown().await;
+}

@@ -70,7 +70,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     )
     .route(
         "/api/subscriptions/{id}",
-        m(get(get_subscription).delete(cancel_subscription)),
+        m(get(get_subscription)
+            .put(update_subscription)
+            .delete(cancel_subscription)),
     )
     .route(
         "/api/customers/{id}",
@@ -1076,6 +1078,63 @@ async fn list_subscriptions(State(s): Shd, headers: HeaderMap, RawQuery(q): RawQ
             .filter_map(|sub| json::subscription(&st, sub, st.subs.get(&sub.id)?))
             .collect();
         page(s, "/api/subscriptions", &q, all)
+    })
+}
+
+/// `PUT /api/subscriptions/{id}` `{"payment_method_id": "pay_m_…"}` (wrapped under
+/// `subscription` or flat): the card later charges use (the body is inferred from the
+/// card-update guide). A past-due subscription's failed charge is retried at once with it.
+/// 400 for a missing, unknown or another subscriber's payment method; 422 for a bank transfer
+/// receiver or a subscription that is cancelled or never started.
+async fn update_subscription(State(s): Shd, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    handle(&s, &headers, |s| {
+        if flow::subscription_value(s, &id).is_none() {
+            return Err(Reject::not_found());
+        }
+        let input = body_map(&headers, &body)?;
+        let o = resource(&input, "subscription", "subscription.")?;
+        let pm_id = o.required_string("payment_method_id")?;
+        let field = o.name("payment_method_id");
+        let state = s.engine.get(&id).map(|sub| sub.state).ok_or_else(Reject::not_found)?;
+        {
+            let mut st = s.recurrente.lock();
+            let info = st.subs.get(&id).cloned().ok_or_else(Reject::not_found)?;
+            let pm = st
+                .payment_methods
+                .get(&pm_id)
+                .ok_or_else(|| Reject::invalid(&field, format!("`{pm_id}` is not a saved payment method")))?;
+            if pm.user_id != info.user_id {
+                return Err(Reject::invalid(&field, "belongs to another customer"));
+            }
+            if pm.kind != MethodKind::Card {
+                return Err(Reject::conflict(
+                    &field,
+                    "is a bank transfer receiver, which cannot be charged",
+                ));
+            }
+            match state {
+                crate::engine::State::Cancelled { .. } => {
+                    return Err(Reject::unprocessable("La suscripción está cancelada"));
+                }
+                crate::engine::State::Failed => {
+                    return Err(Reject::unprocessable("La suscripción no pudo iniciar"));
+                }
+                _ => {}
+            }
+            if let Some(slot) = st.subs.get_mut(&id) {
+                slot.payment_method_id = Some(pm_id);
+            }
+        }
+        match flow::on_subscription(s, &id, |e| e.retry_now(&id)) {
+            Ok(_) => {}
+            Err(SimError::NotFound { .. }) => return Err(Reject::not_found()),
+            Err(e) => {
+                return Err(Reject::unprocessable(format!(
+                    "La suscripción no se puede actualizar: {e}"
+                )));
+            }
+        }
+        flow::subscription_value(s, &id).map_or_else(|| Err(Reject::not_found()), ok)
     })
 }
 

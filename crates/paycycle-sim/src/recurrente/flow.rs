@@ -392,6 +392,7 @@ pub(crate) fn apply(s: &Shared, t: &Transition) -> Vec<Webhook> {
         TransitionKind::PastDue { .. } => events.push(("subscription.past_due", None)),
         TransitionKind::Paused => events.push(("subscription.paused", None)),
         TransitionKind::Resumed => events.push(("subscription.unpause", None)),
+        TransitionKind::Reactivated => events.push(("subscription.reactivate", None)),
         TransitionKind::Declined => {
             if info.start == Start::BankTransfer {
                 set_payment(
@@ -829,6 +830,12 @@ pub(crate) fn on_subscription<T>(
     }
     let result = run(s, op(&s.engine), &mut transitions)?;
     Ok((result, transitions))
+}
+
+/// Brings a cancelled subscription back (`subscription.reactivate`; no documented endpoint,
+/// so only the simulator's control route does it).
+pub(crate) fn reactivate(s: &Shared, id: &str) -> Result<Vec<Transition>, SimError> {
+    on_subscription(s, id, |e| e.reactivate(id)).map(|(_, t)| t)
 }
 
 /// Makes the next `count` charges of a subscription fail; returns how many will.

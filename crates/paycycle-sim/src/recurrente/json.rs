@@ -460,6 +460,12 @@ pub(crate) fn subscription(st: &State, sub: &Subscription, info: &SubInfo) -> Op
         "subscriber": subscriber,
         "checkout": { "id": info.checkout_id },
         "product": { "id": info.line.product_id },
+        // The newer fields: the next charge (or, past due, the next retry), retries made after
+        // the failed charge, the date a pause ends (the engine's pauses have none), the card.
+        "next_payment_attempt_at": sub.dunning.as_ref().map(|d| d.next_retry_at).or(sub.next_charge_at).map(gt_millis),
+        "payment_retries": sub.dunning.as_ref().map_or(0, |d| d.attempts.saturating_sub(1)),
+        "resumes_on": null,
+        "default_payment_method": payment_method(st, info.payment_method_id.as_deref()),
     }))
 }
 
