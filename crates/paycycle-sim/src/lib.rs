@@ -206,7 +206,11 @@
 //!   `cancelled`. With `periods_before_automatic_cancellation = N`, `subscription.cancel` at the
 //!   end of the N-th period. The merchant's `DELETE` cancels with `subscription.cancel`.
 //!   Pausing and resuming (`…/pause`, `…/resume`, no API endpoint exists) send
-//!   `subscription.paused` and `subscription.unpause`.
+//!   `subscription.pause` (the legacy `subscription.paused` with
+//!   [`SimConfig::recurrente_legacy_pause_event`]) and `subscription.unpause`.
+//! - `POST /api/refunds` sends `refund.create`: the refund (`re_…`) with the refunded payment as
+//!   `payment_intent {id}`, `amount_in_cents` (the customer's refunded amount), `currency` and
+//!   `checkout` (with its `metadata`).
 //!
 //! Every event goes to every enabled endpoint created with `POST /api/webhook_endpoints` (each
 //! signed with its own `signingSecret`, `whsec_` + base64 of 24 random bytes) and to
@@ -218,8 +222,9 @@
 //! signed again for each retry, because receivers check it against their own clock within 5
 //! minutes (the payload's `created_at` is the virtual time). Payloads have the reference's
 //! fields, plus `checkout` (with its `metadata`) on `subscription.*` and `setup_intent.*` events
-//! so that apps can correlate, and `connected: true` with `account_id` for a checkout of a
-//! `custom_account_id`.
+//! so that apps can correlate, `connected: true` with `account_id` for a checkout of a
+//! `custom_account_id`, and `live_mode` (`false` unless the public key is a `pk_live_…` one: the
+//! simulator sends test-mode webhooks, as the official plugin describes them).
 //!
 //! **Inferred, where the reference is silent:** the retry schedule (the webhook section says 3
 //! and 5 days later, cancelled after both fail; the subscription section says "3 retries in the

@@ -58,6 +58,10 @@ pub struct SimConfig {
     pub recurrente_webhook_secret: String,
     /// The account name `GET /api/test` answers with.
     pub recurrente_account_name: String,
+    /// Pausing a Recurrente subscription sends the legacy `subscription.paused` (the seed
+    /// reference's, and the official plugin's) instead of today's `subscription.pause`.
+    /// Default `false`.
+    pub recurrente_legacy_pause_event: bool,
     /// Webhook retries.
     pub delivery: DeliveryPolicy,
     /// Sequential uuid-shaped ids (`00000000-0000-4000-8000-000000000001`…) for reproducible output.
@@ -76,6 +80,7 @@ impl Default for SimConfig {
             recurrente_webhook_url: None,
             recurrente_webhook_secret: DEFAULT_RECURRENTE_WEBHOOK_SECRET.to_owned(),
             recurrente_account_name: DEFAULT_RECURRENTE_ACCOUNT_NAME.to_owned(),
+            recurrente_legacy_pause_event: false,
             delivery: DeliveryPolicy::default(),
             deterministic_ids: false,
         }
@@ -94,6 +99,7 @@ impl fmt::Debug for SimConfig {
             .field("recurrente_webhook_url", &self.recurrente_webhook_url)
             .field("recurrente_webhook_secret", &"[redacted]")
             .field("recurrente_account_name", &self.recurrente_account_name)
+            .field("recurrente_legacy_pause_event", &self.recurrente_legacy_pause_event)
             .field("delivery", &self.delivery)
             .field("deterministic_ids", &self.deterministic_ids)
             .finish()
@@ -177,6 +183,14 @@ impl SimConfig {
     #[must_use]
     pub fn recurrente_account_name(mut self, name: impl Into<String>) -> Self {
         self.recurrente_account_name = name.into();
+        self
+    }
+
+    /// Sends the legacy `subscription.paused` when a Recurrente subscription is paused, instead
+    /// of today's `subscription.pause` (the default).
+    #[must_use]
+    pub fn recurrente_legacy_pause_event(mut self, yes: bool) -> Self {
+        self.recurrente_legacy_pause_event = yes;
         self
     }
 

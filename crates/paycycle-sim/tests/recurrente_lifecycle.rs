@@ -40,9 +40,10 @@ fn types(events: &[Value]) -> Vec<&str> {
 
 /// Extras the simulator adds to the reference's event examples: `checkout` (with its
 /// metadata, for correlation) on subscription and setup events; the full checkout on failed
-/// payments.
+/// payments; `live_mode` (test-mode events carry `live_mode: false`) on every event.
 const EVENT_EXTRAS: &[&str] = &[
     "checkout",
+    "live_mode",
     "status",
     "payment",
     "payment_method",
@@ -76,7 +77,7 @@ async fn card_payment_starts_a_subscription_that_renews_every_month() {
     assert_eq!(types(&events), ["payment_intent.succeeded", "subscription.create"]);
 
     let paid = &events[0];
-    assert_shape(paid, &fixture("event_payment_intent_succeeded.json"), &[]);
+    assert_shape(paid, &fixture("event_payment_intent_succeeded.json"), &["live_mode"]);
     assert_eq!(paid["amount_in_cents"], 5000);
     assert_eq!(paid["currency"], "GTQ");
     assert_eq!(paid["fee"], 225);
@@ -93,7 +94,11 @@ async fn card_payment_starts_a_subscription_that_renews_every_month() {
     assert_eq!(paid["customer"]["email"], "payer@example.com");
     assert!(paid["invoice"]["id"].as_str().unwrap().starts_with("inv_"));
     let created = &events[1];
-    assert_shape(created, &fixture("event_subscription_create.json"), &["checkout"]);
+    assert_shape(
+        created,
+        &fixture("event_subscription_create.json"),
+        &["checkout", "live_mode"],
+    );
     assert_eq!(created["id"], su);
     assert_eq!(created["customer_email"], "payer@example.com");
     assert_eq!(created["customer_name"], "Test Payer");
@@ -169,7 +174,11 @@ async fn one_time_checkouts_make_one_time_payments() {
     sim.flush_webhooks().await;
     let events = hook.events();
     assert_eq!(types(&events), ["payment_intent.succeeded"]);
-    assert_shape(&events[0], &fixture("event_payment_intent_succeeded.json"), &[]);
+    assert_shape(
+        &events[0],
+        &fixture("event_payment_intent_succeeded.json"),
+        &["live_mode"],
+    );
     assert_eq!(events[0]["payment"]["paymentable"]["type"], "OneTimePayment");
     assert_eq!(events[0]["payment"]["paymentable"]["id"], on);
     assert_eq!(events[0]["amount_in_cents"], 3000);
@@ -266,8 +275,16 @@ async fn bank_transfer_settled_starts_the_subscription() {
             "subscription.create"
         ]
     );
-    assert_shape(&events[0], &fixture("event_bank_transfer_intent_pending.json"), &[]);
-    assert_shape(&events[1], &fixture("event_bank_transfer_intent_succeeded.json"), &[]);
+    assert_shape(
+        &events[0],
+        &fixture("event_bank_transfer_intent_pending.json"),
+        &["live_mode"],
+    );
+    assert_shape(
+        &events[1],
+        &fixture("event_bank_transfer_intent_succeeded.json"),
+        &["live_mode"],
+    );
     assert_eq!(events[0]["id"], ba);
     assert_eq!(events[0]["checkout"]["status"], "payment_in_progress");
     assert_eq!(events[0]["payment"]["paymentable"]["id"], su);
@@ -327,7 +344,11 @@ async fn a_failed_bank_transfer_returns_the_checkout_to_unpaid() {
             "payment_intent.succeeded"
         ]
     );
-    assert_shape(&events[1], &fixture("event_bank_transfer_intent_failed.json"), &[]);
+    assert_shape(
+        &events[1],
+        &fixture("event_bank_transfer_intent_failed.json"),
+        &["live_mode"],
+    );
     assert_eq!(events[1]["checkout"]["status"], "unpaid");
     assert_eq!(events[1]["payment"]["paymentable"]["type"], "OneTimePayment");
     assert_eq!(
@@ -402,7 +423,11 @@ async fn a_failed_renewal_goes_past_due_and_recovers_on_the_first_retry() {
     assert_eq!(events[4]["created_at"], "2026-02-13T09:00:00.000Z");
     assert_eq!(events[4]["amount_in_cents"], 5000);
     assert_ne!(events[2]["id"], events[4]["id"]);
-    assert_shape(&events[3], &fixture("event_subscription_past_due.json"), &["checkout"]);
+    assert_shape(
+        &events[3],
+        &fixture("event_subscription_past_due.json"),
+        &["checkout", "live_mode"],
+    );
     assert_eq!(events[3]["payment"]["id"], events[2]["id"], "the failed payment");
     let v = hook.verify(sim.recurrente_webhook_secret());
     assert_eq!(v[3].kind, EventKind::SubscriptionPastDue);
@@ -447,7 +472,11 @@ async fn two_failed_retries_cancel_the_subscription() {
             json!("2026-02-15T09:00:00.000Z")
         ]
     );
-    assert_shape(&events[6], &fixture("event_subscription_cancel.json"), &["checkout"]);
+    assert_shape(
+        &events[6],
+        &fixture("event_subscription_cancel.json"),
+        &["checkout", "live_mode"],
+    );
     assert_eq!(sim.recurrente_subscription(&su).unwrap()["status"], "cancelled");
     let v = hook.verify(sim.recurrente_webhook_secret());
     assert_eq!(v[6].kind, EventKind::SubscriptionCancelled);
@@ -478,7 +507,11 @@ async fn a_free_trial_saves_the_card_and_charges_when_it_ends() {
     sim.flush_webhooks().await;
     let events = hook.events();
     assert_eq!(types(&events), ["setup_intent.succeeded", "subscription.create"]);
-    assert_shape(&events[0], &fixture("event_setup_intent_succeeded.json"), &["checkout"]);
+    assert_shape(
+        &events[0],
+        &fixture("event_setup_intent_succeeded.json"),
+        &["checkout", "live_mode"],
+    );
     assert_eq!(events[0]["suscription"], json!({"id": su}), "the reference's spelling");
     assert_eq!(events[0]["status"], "succeeded");
     assert_eq!(events[0]["created_at"], "2026-01-10T03:00:00.000-06:00");
@@ -506,7 +539,11 @@ async fn a_free_trial_saves_the_card_and_charges_when_it_ends() {
     let events = hook.events();
     let last = events.last().unwrap();
     assert_eq!(last["event_type"], "setup_intent.cancelled");
-    assert_shape(last, &fixture("event_setup_intent_cancelled.json"), &["checkout"]);
+    assert_shape(
+        last,
+        &fixture("event_setup_intent_cancelled.json"),
+        &["checkout", "live_mode"],
+    );
     assert_eq!(last["status"], "cancelled");
     let v = hook.verify(sim.recurrente_webhook_secret());
     assert_eq!(v.last().unwrap().kind, EventKind::SetupFailed);
@@ -569,7 +606,16 @@ async fn the_merchant_cancels_with_delete() {
 
 #[tokio::test]
 async fn pause_and_resume() {
-    let (sim, hook) = setup().await;
+    // The legacy spelling, as the reference's example has it (today's default is
+    // `subscription.pause`: see recurrente_today_sim.rs).
+    let hook = hooks(0).await;
+    let sim = Simulator::start(
+        config()
+            .recurrente_webhook_url(&hook.url)
+            .recurrente_legacy_pause_event(true),
+    )
+    .await
+    .unwrap();
     let ch = subscription_checkout(&sim, recurring_item("Gold", 5000, "month")).await;
     let su = sim
         .recurrente_pay(&ch, RecurrenteOutcome::CardSuccess)
@@ -584,8 +630,13 @@ async fn pause_and_resume() {
     sim.flush_webhooks().await;
     let events = hook.events();
     assert_eq!(types(&events[2..]), ["subscription.paused", "subscription.unpause"]);
-    assert_shape(&events[2], &fixture("event_subscription_paused.json"), &["checkout"]);
+    assert_shape(
+        &events[2],
+        &fixture("event_subscription_paused.json"),
+        &["checkout", "live_mode"],
+    );
     let v = hook.verify(sim.recurrente_webhook_secret());
+    assert_eq!(v[2].kind, EventKind::SubscriptionPaused);
     assert_eq!(v[3].kind, EventKind::SubscriptionResumed);
     sim.shutdown().await;
 }

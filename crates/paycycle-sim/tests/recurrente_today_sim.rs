@@ -859,3 +859,189 @@ async fn the_pause_and_resume_hooks_answer_json() {
     assert_eq!(r.json["error"], "not_found");
     sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Event names and bodies: `subscription.pause` (legacy `.paused` behind a switch),
+// `refund.create`, `live_mode: false`
+
+/// Pauses and resumes a new subscription; returns it with the delivered events.
+async fn pause_and_resume(sim: &Simulator, hooks: &Hooks) -> (String, Vec<Value>) {
+    let (su, _) = paid_subscription(sim, None).await;
+    for step in ["pause", "resume"] {
+        let r = control(sim, &format!("/__sim/recurrente/subscriptions/{su}/{step}"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    sim.flush_webhooks().await;
+    let mine = hooks.events().into_iter().filter(|e| e["id"] == su.as_str()).collect();
+    (su, mine)
+}
+
+fn event_types(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["event_type"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_pause_sends_todays_subscription_pause_by_default() {
+    let hooks = hooks(0).await;
+    let sim = sim_with_hook(&hooks.url).await;
+    let (su, events) = pause_and_resume(&sim, &hooks).await;
+    assert_eq!(
+        event_types(&events),
+        ["subscription.create", "subscription.pause", "subscription.unpause"]
+    );
+    assert!(!hooks.types().iter().any(|t| t == "subscription.paused"));
+    let verified = hooks.verify(sim.recurrente_webhook_secret());
+    let paused = verified
+        .iter()
+        .find(|e| e.provider_type == "subscription.pause")
+        .unwrap();
+    assert_eq!(paused.kind, paycycle_core::EventKind::SubscriptionPaused);
+    assert_eq!(paused.subscription_id.as_ref().unwrap().as_str(), su);
+    assert_eq!(
+        paused.subscription_status,
+        Some(paycycle_core::SubscriptionStatus::Paused)
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_legacy_switch_sends_subscription_paused() {
+    let hooks = hooks(0).await;
+    let sim = Simulator::start(
+        config()
+            .recurrente_webhook_url(&hooks.url)
+            .recurrente_legacy_pause_event(true),
+    )
+    .await
+    .unwrap();
+    let (_, events) = pause_and_resume(&sim, &hooks).await;
+    assert_eq!(
+        event_types(&events),
+        ["subscription.create", "subscription.paused", "subscription.unpause"]
+    );
+    assert!(!hooks.types().iter().any(|t| t == "subscription.pause"));
+    let verified = hooks.verify(sim.recurrente_webhook_secret());
+    let paused = verified
+        .iter()
+        .find(|e| e.provider_type == "subscription.paused")
+        .unwrap();
+    assert_eq!(paused.kind, paycycle_core::EventKind::SubscriptionPaused);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refund_sends_a_signed_refund_create_that_normalizes_to_payment_refunded() {
+    let config_hook = hooks(0).await;
+    let sim = sim_with_hook(&config_hook.url).await;
+    // An endpoint created through the API gets it too, signed with its own secret.
+    let endpoint_hook = hooks(0).await;
+    let ep = post(&sim, "/api/webhook_endpoints", json!({"url": endpoint_hook.url})).await;
+    assert_eq!(ep.status, 201, "{}", ep.text);
+    let secret = ep.json["signingSecret"].as_str().unwrap().to_owned();
+
+    let ch = checkout(
+        &sim,
+        json!({"items": [item("Banana", 2500)], "metadata": {"order": "o-7"}}),
+    )
+    .await;
+    let paid = sim.recurrente_pay(&ch, RecurrenteOutcome::CardSuccess).unwrap();
+    let pa = paid.payment_intent_id.clone();
+    sim.flush_webhooks().await;
+    let before = config_hook.events().len();
+    let r = post(&sim, "/api/refunds", json!({"refund": {"payment_intent_id": pa}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let re = id_of(&r.json, "re_");
+    sim.flush_webhooks().await;
+
+    let events = config_hook.events();
+    assert_eq!(events.len(), before + 1, "{:?}", config_hook.types());
+    let body = &events[before];
+    assert_eq!(body["event_type"], "refund.create");
+    assert_eq!(body["id"], re.as_str());
+    assert_eq!(body["payment_intent"]["id"], pa.as_str());
+    assert_eq!(body["amount_in_cents"], 2500);
+    assert_eq!(body["customer_refunded_amount_in_cents"], 2500);
+    assert_eq!(body["currency"], "GTQ");
+    assert_eq!(body["created_at"], "2026-01-10T09:00:00.000Z");
+    assert_eq!(body["checkout"]["id"], ch.as_str());
+    assert_eq!(body["checkout"]["metadata"], json!({"order": "o-7"}));
+    assert_eq!(body["live_mode"], false);
+
+    // The real verifier, with each target's secret.
+    for (hook, secret) in [
+        (&config_hook, sim.recurrente_webhook_secret().to_owned()),
+        (&endpoint_hook, secret),
+    ] {
+        let verified = hook.verify(&secret);
+        let refund = verified.iter().find(|e| e.provider_type == "refund.create").unwrap();
+        assert_eq!(refund.kind, paycycle_core::EventKind::PaymentRefunded);
+        let payment = refund.payment.as_ref().unwrap();
+        assert_eq!(payment.id.as_ref().unwrap().as_str(), pa);
+        assert_eq!(payment.status, paycycle_core::PaymentStatus::Refunded);
+        assert_eq!(
+            payment.amount,
+            Some(paycycle_core::Money::from_minor_units(2500, paycycle_core::Currency::GTQ).unwrap())
+        );
+        assert_eq!(refund.checkout_id.as_ref().unwrap().as_str(), ch);
+    }
+
+    // A second refund of the same payment is refused and sends nothing.
+    let again = post(&sim, "/api/refunds", json!({"payment_intent_id": pa})).await;
+    assert_eq!(again.status, 422, "{}", again.text);
+    sim.flush_webhooks().await;
+    assert_eq!(config_hook.events().len(), before + 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_event_says_live_mode_false() {
+    let hooks = hooks(0).await;
+    let sim = sim_with_hook(&hooks.url).await;
+    // Subscriptions by card (create, pause, unpause, renewals, a failed charge, past due,
+    // cancel), a trial's setup, a bank transfer, a one-time payment and its refund.
+    let (su, _) = paid_subscription(&sim, None).await;
+    for step in ["pause", "resume", "fail_next_charge"] {
+        control(&sim, &format!("/__sim/recurrente/subscriptions/{su}/{step}"), json!({})).await;
+    }
+    sim.advance(chrono::Duration::days(31)).unwrap();
+    assert_eq!(delete(&sim, &format!("/api/subscriptions/{su}")).await.status, 200);
+    let mut trial = recurring_item("Trial", 5000, "month");
+    trial["free_trial_interval"] = json!("month");
+    trial["free_trial_interval_count"] = json!(1);
+    let ch = subscription_checkout(&sim, trial).await;
+    sim.recurrente_pay(&ch, RecurrenteOutcome::CardSuccess).unwrap();
+    let ch = subscription_checkout(&sim, recurring_item("Bank", 5000, "month")).await;
+    sim.recurrente_pay(&ch, RecurrenteOutcome::BankTransferPending).unwrap();
+    let ch = checkout(&sim, json!({"items": [item("Banana", 2500)]})).await;
+    let pa = sim
+        .recurrente_pay(&ch, RecurrenteOutcome::CardSuccess)
+        .unwrap()
+        .payment_intent_id;
+    let r = post(&sim, "/api/refunds", json!({"payment_intent_id": pa})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    sim.flush_webhooks().await;
+
+    let events = hooks.events();
+    let types: std::collections::BTreeSet<&str> = event_types(&events).into_iter().collect();
+    for t in [
+        "payment_intent.succeeded",
+        "payment_intent.failed",
+        "subscription.create",
+        "subscription.pause",
+        "subscription.unpause",
+        "subscription.past_due",
+        "subscription.cancel",
+        "setup_intent.succeeded",
+        "bank_transfer_intent.pending",
+        "refund.create",
+    ] {
+        assert!(types.contains(t), "{t} missing from {types:?}");
+    }
+    for e in &events {
+        assert_eq!(e["live_mode"], false, "{e:#}");
+    }
+    for e in hooks.verify(sim.recurrente_webhook_secret()) {
+        assert_eq!(paycycle_recurrente::webhook::live_mode(&e.raw), Some(false));
+    }
+    sim.shutdown().await;
+}

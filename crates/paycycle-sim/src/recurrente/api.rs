@@ -1192,6 +1192,12 @@ async fn create_refund(State(s): Shd, headers: HeaderMap, body: Bytes) -> Respon
             p.refund_id = Some(refund.id.clone());
         }
         let body = json::refund(&st, &refund);
+        if let Some(p) = st.payments.get(&pa) {
+            let event = json::refund_event(&st, &Ctx::new(s), &refund, p);
+            for w in flow::emit(s, &st, "refund.create", &event) {
+                s.delivery.enqueue(w);
+            }
+        }
         st.refunds.insert(refund);
         ok(body)
     })

@@ -306,6 +306,16 @@ fn renewal_payment(
     id
 }
 
+/// The event a pause sends: today's `subscription.pause`, or the legacy `subscription.paused`
+/// with [`crate::SimConfig::recurrente_legacy_pause_event`].
+fn pause_event(s: &Shared) -> &'static str {
+    if s.config.recurrente_legacy_pause_event {
+        "subscription.paused"
+    } else {
+        "subscription.pause"
+    }
+}
+
 /// What a transition of a Recurrente subscription does to Recurrente's objects, and the events
 /// it sends (called by the dispatcher, once per transition, in order).
 pub(crate) fn apply(s: &Shared, t: &Transition) -> Vec<Webhook> {
@@ -390,7 +400,7 @@ pub(crate) fn apply(s: &Shared, t: &Transition) -> Vec<Webhook> {
             }
         }
         TransitionKind::PastDue { .. } => events.push(("subscription.past_due", None)),
-        TransitionKind::Paused => events.push(("subscription.paused", None)),
+        TransitionKind::Paused => events.push((pause_event(s), None)),
         TransitionKind::Resumed => events.push(("subscription.unpause", None)),
         TransitionKind::Reactivated => events.push(("subscription.reactivate", None)),
         TransitionKind::Declined => {

@@ -218,6 +218,23 @@ pub(crate) fn refund(st: &State, r: &Refund) -> Value {
     })
 }
 
+/// `refund.create`. No source documents its payload: the refund as `POST /api/refunds` answers
+/// it, with `event_type`, `api_version`, the refunded payment as `payment_intent {id}`,
+/// `amount_in_cents` (what the customer gets back) and, as on subscription events, the
+/// payment's `checkout` (with its `metadata`) so apps can correlate.
+pub(crate) fn refund_event(st: &State, cx: &Ctx<'_>, r: &Refund, p: &Payment) -> Value {
+    let mut v = refund(st, r);
+    insert(&mut v, "event_type", json!("refund.create"));
+    insert(&mut v, "api_version", json!(API_VERSION));
+    insert(&mut v, "created_at", json!(utc_millis(r.created_at)));
+    insert(&mut v, "payment_intent", json!({ "id": p.id }));
+    insert(&mut v, "amount_in_cents", json!(r.customer_cents));
+    insert(&mut v, "checkout", event_checkout(st, p.checkout_id.as_deref(), cx));
+    insert(&mut v, "live_mode", json!(cx.live));
+    connected(st, p.checkout_id.as_deref(), &mut v);
+    v
+}
+
 /// An endpoint; `signingSecret` only in the answer that creates it.
 pub(crate) fn endpoint(e: &Endpoint, with_secret: bool) -> Value {
     let mut v = json!({
@@ -547,6 +564,7 @@ pub(crate) fn payment_event(st: &State, cx: &Ctx<'_>, event_type: &str, p: &Paym
         "payment": { "id": p.id, "paymentable": paymentable(p, true) },
         "product": p.product_ids.first().map(|id| json!({ "id": id })),
         "invoice": { "id": p.invoice_id, "tax_invoice_url": p.tax_invoice_url },
+        "live_mode": cx.live,
     });
     connected(st, p.checkout_id.as_deref(), &mut v);
     v
@@ -574,12 +592,14 @@ pub(crate) fn bank_event(
         "checkout": event_checkout(st, p.checkout_id.as_deref(), cx),
         "payment": { "id": p.id, "paymentable": paymentable(p, true) },
         "tax_invoice_url": p.tax_invoice_url,
+        "live_mode": cx.live,
     });
     connected(st, p.checkout_id.as_deref(), &mut v);
     v
 }
 
-/// `subscription.create`, `.past_due`, `.paused`, `.unpause`, `.cancel`. Beside the
+/// `subscription.create`, `.past_due`, `.pause` (or the legacy `.paused`), `.unpause`,
+/// `.reactivate`, `.cancel`. Beside the
 /// reference's fields, `checkout` (with its `metadata`) so apps can correlate.
 pub(crate) fn subscription_event(
     st: &State,
@@ -608,6 +628,7 @@ pub(crate) fn subscription_event(
         "payment": payment,
         "product": st.products.get(&info.line.product_id).map(|p| product(p, cx, true)),
         "checkout": event_checkout(st, Some(&info.checkout_id), cx),
+        "live_mode": cx.live,
     });
     connected(st, Some(&info.checkout_id), &mut v);
     v
@@ -635,6 +656,7 @@ pub(crate) fn setup_event(
         "status": status,
         "suscription": { "id": sub_id },
         "checkout": event_checkout(st, Some(&info.checkout_id), cx),
+        "live_mode": cx.live,
     });
     connected(st, Some(&info.checkout_id), &mut v);
     v
