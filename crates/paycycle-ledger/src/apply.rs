@@ -11,7 +11,6 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use paycycle_core::{EventKind, Payment, PaymentId, RecurringGateway, Subscription, SubscriptionId, WebhookEvent};
-use sqlx::Row;
 use sqlx::any::AnyRow;
 use tokio::task::JoinHandle;
 
@@ -20,8 +19,8 @@ use crate::ledger::{Ledger, Refetch, access_of};
 use crate::merge::{Payload, Snapshot, merge};
 use crate::model::{ApplyReport, Cause, ChangeKind, Outcome, PaymentRecord};
 use crate::rows::{
-    PAYMENT_COLUMNS, SUB_COLUMNS, money_to, payment_from_row, payment_rank, payment_status_str, subscription_from_row,
-    write_subscription,
+    PAYMENT_COLUMNS, SUB_COLUMNS, get, money_to, payment_from_row, payment_rank, payment_status_str,
+    subscription_from_row, write_subscription,
 };
 use crate::store::{Backend, WriteTx, micros};
 
@@ -37,12 +36,11 @@ struct Claimed {
 }
 
 fn claimed_from(row: &AnyRow) -> Result<Claimed> {
-    let get_err = |c: &str, e: sqlx::Error| LedgerError::corrupt(c, e.to_string());
     Ok(Claimed {
-        id: row.try_get("id").map_err(|e| get_err("id", e))?,
-        gateway: row.try_get("gateway").map_err(|e| get_err("gateway", e))?,
-        event_json: row.try_get("event").map_err(|e| get_err("event", e))?,
-        attempts: row.try_get("attempts").map_err(|e| get_err("attempts", e))?,
+        id: get(row, "id")?,
+        gateway: get(row, "gateway")?,
+        event_json: get(row, "event")?,
+        attempts: get(row, "attempts")?,
     })
 }
 
@@ -58,6 +56,9 @@ impl Drop for InFlight<'_> {
         set.remove(&self.id);
     }
 }
+
+/// One outbox row: the change, the subscription and the merchant reference it concerns.
+pub(crate) type Outgoing = (ChangeKind, Option<String>, Option<String>);
 
 /// The running workers of [`Ledger::spawn_workers`]. Dropping it stops them at their next
 /// pause; [`Workers::shutdown`] waits for them.
@@ -307,7 +308,7 @@ impl Ledger {
             event_id: event.id.clone(),
             kind: event.kind.clone(),
         };
-        let mut changes: Vec<(ChangeKind, Option<String>, Option<String>)> = Vec::new();
+        let mut changes: Vec<Outgoing> = Vec::new();
         let mut outcome = Outcome::Ignored;
         let access_ref = event.merchant_reference.clone();
         let access_before = match &access_ref {
@@ -350,31 +351,11 @@ impl Ledger {
         // Access, when a state change moved it.
         let access_ref = access_ref.or(sub_ref);
         if let (Some(reference), true) = (&access_ref, outcome == Outcome::Applied) {
-            let before = match access_before {
-                Some(b) => b,
-                None => {
-                    // The reference became known through this event's re-fetch: it had no
-                    // subscription before unless another row carries it.
-                    crate::access::Access {
-                        granted: false,
-                        reason: crate::access::AccessReason::NoSubscription,
-                        until: None,
-                    }
-                }
-            };
-            let after = access_of(&mut tx.tx, &self.inner.policy, reference, now).await?;
-            if before.granted != after.granted || before.reason != after.reason {
-                changes.push((
-                    ChangeKind::AccessChanged {
-                        merchant_reference: reference.clone(),
-                        before,
-                        after,
-                        cause: cause.clone(),
-                    },
-                    sub_id.as_ref().map(|s| s.as_str().to_owned()),
-                    Some(reference.clone()),
-                ));
-            }
+            let sub = sub_id.as_ref().map(|s| s.as_str().to_owned());
+            changes.extend(
+                self.access_change(&mut tx, reference, access_before, now, &cause, sub)
+                    .await?,
+            );
         }
 
         sqlx::query(
@@ -601,6 +582,38 @@ impl Ledger {
             previous: Some(current.status),
             cause: cause.clone(),
         }))
+    }
+
+    /// The `AccessChanged` for `reference` when the transaction's changes moved its access.
+    /// `before` is access as evaluated before them (`None`: the reference had no subscription).
+    pub(crate) async fn access_change(
+        &self,
+        tx: &mut WriteTx<'_>,
+        reference: &str,
+        before: Option<crate::access::Access>,
+        now: DateTime<Utc>,
+        cause: &Cause,
+        subscription_id: Option<String>,
+    ) -> Result<Option<Outgoing>> {
+        let before = before.unwrap_or(crate::access::Access {
+            granted: false,
+            reason: crate::access::AccessReason::NoSubscription,
+            until: None,
+        });
+        let after = access_of(&mut tx.tx, &self.inner.policy, reference, now).await?;
+        if before.granted == after.granted && before.reason == after.reason {
+            return Ok(None);
+        }
+        Ok(Some((
+            ChangeKind::AccessChanged {
+                merchant_reference: reference.to_owned(),
+                before,
+                after,
+                cause: cause.clone(),
+            },
+            subscription_id,
+            Some(reference.to_owned()),
+        )))
     }
 
     /// A failed attempt: retried after a backoff, parked after `max_attempts`.

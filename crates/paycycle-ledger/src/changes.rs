@@ -14,13 +14,13 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::any::AnyRow;
 use tokio::task::JoinHandle;
 
 use crate::error::{LedgerError, Result};
 use crate::ledger::Ledger;
-use crate::model::{Change, ChangeKind};
+use crate::model::Change;
+use crate::rows::get;
 use crate::store::{WriteTx, from_micros, micros};
 
 /// A consumer started by [`Ledger::on_change`]. Dropping it stops the consumer after the
@@ -61,7 +61,7 @@ impl Ledger {
         &self,
         tx: &mut WriteTx<'_>,
         gateway: &str,
-        changes: Vec<(ChangeKind, Option<String>, Option<String>)>,
+        changes: Vec<crate::apply::Outgoing>,
         now: DateTime<Utc>,
     ) -> Result<()> {
         if changes.is_empty() {
@@ -302,15 +302,9 @@ impl Ledger {
 }
 
 fn change_from_row(r: &AnyRow) -> Result<Change> {
-    let seq: i64 = r
-        .try_get("seq")
-        .map_err(|e| LedgerError::corrupt("seq", e.to_string()))?;
-    let at: i64 = r
-        .try_get("created_at")
-        .map_err(|e| LedgerError::corrupt("created_at", e.to_string()))?;
-    let payload: String = r
-        .try_get("payload")
-        .map_err(|e| LedgerError::corrupt("payload", e.to_string()))?;
+    let seq: i64 = get(r, "seq")?;
+    let at: i64 = get(r, "created_at")?;
+    let payload: String = get(r, "payload")?;
     Ok(Change {
         seq,
         at: from_micros("created_at", at)?,

@@ -8,13 +8,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use paycycle_core::{Clock, EventId, GatewayId, RecurringGateway, SubscriptionId, SystemClock};
-use sqlx::Row;
 use tokio::sync::Notify;
 
 use crate::access::{Access, AccessPolicy};
 use crate::error::{LedgerError, Result};
 use crate::model::{InboxEntry, InboxState, ParkedDelivery, PaymentRecord, Receipt, SubscriptionRecord};
-use crate::rows::{PAYMENT_COLUMNS, SUB_COLUMNS, payment_from_row, subscription_from_row};
+use crate::rows::{PAYMENT_COLUMNS, SUB_COLUMNS, get, payment_from_row, subscription_from_row};
 use crate::store::{Backend, Store, StoreOptions, from_micros, micros};
 
 /// When applying an event re-reads the subscription from its gateway.
@@ -486,18 +485,14 @@ impl Ledger {
         .map_err(LedgerError::store)?;
         rows.iter()
             .map(|r| {
-                let get_err = |c: &str, e: sqlx::Error| LedgerError::corrupt(c, e.to_string());
                 Ok(ParkedDelivery {
-                    inbox_id: r.try_get("id").map_err(|e| get_err("id", e))?,
-                    gateway: r.try_get("gateway").map_err(|e| get_err("gateway", e))?,
-                    event_id: EventId::new(r.try_get::<String, _>("event_id").map_err(|e| get_err("event_id", e))?),
-                    kind: r.try_get("kind").map_err(|e| get_err("kind", e))?,
-                    attempts: r.try_get("attempts").map_err(|e| get_err("attempts", e))?,
-                    last_error: r.try_get("last_error").map_err(|e| get_err("last_error", e))?,
-                    received_at: from_micros(
-                        "received_at",
-                        r.try_get("received_at").map_err(|e| get_err("received_at", e))?,
-                    )?,
+                    inbox_id: get(r, "id")?,
+                    gateway: get(r, "gateway")?,
+                    event_id: EventId::new(get::<String>(r, "event_id")?),
+                    kind: get(r, "kind")?,
+                    attempts: get(r, "attempts")?,
+                    last_error: get(r, "last_error")?,
+                    received_at: from_micros("received_at", get(r, "received_at")?)?,
                 })
             })
             .collect()
@@ -539,11 +534,7 @@ impl Ledger {
         .fetch_one(&self.inner.store.pool)
         .await
         .map_err(LedgerError::store)?;
-        let get = |c: &str| -> Result<i64> {
-            row.try_get::<i64, _>(c)
-                .map_err(|e| LedgerError::corrupt(c, e.to_string()))
-        };
-        Ok((get("pending")?, get("done")?, get("parked")?))
+        Ok((get(&row, "pending")?, get(&row, "done")?, get(&row, "parked")?))
     }
 
     /// Waits until no inbox row is pending (every received webhook applied, parked, or waiting
@@ -579,8 +570,7 @@ impl Ledger {
 }
 
 fn inbox_entry(r: &sqlx::any::AnyRow) -> Result<InboxEntry> {
-    let get_err = |c: &str, e: sqlx::Error| LedgerError::corrupt(c, e.to_string());
-    let headers_json: String = r.try_get("headers").map_err(|e| get_err("headers", e))?;
+    let headers_json: String = get(r, "headers")?;
     let pairs: Vec<(String, String)> =
         serde_json::from_str(&headers_json).map_err(|e| LedgerError::corrupt("headers", e.to_string()))?;
     let mut headers = http::HeaderMap::new();
@@ -591,27 +581,24 @@ fn inbox_entry(r: &sqlx::any::AnyRow) -> Result<InboxEntry> {
             http::HeaderValue::try_from(v.as_str()).map_err(|e| LedgerError::corrupt("headers", e.to_string()))?;
         headers.append(name, value);
     }
-    let state: String = r.try_get("state").map_err(|e| get_err("state", e))?;
+    let state: String = get(r, "state")?;
     let state = match state.as_str() {
         "pending" => InboxState::Pending,
         "done" => InboxState::Done,
         "parked" => InboxState::Parked,
         other => return Err(LedgerError::corrupt("state", format!("`{other}`"))),
     };
-    let outcome: Option<String> = r.try_get("outcome").map_err(|e| get_err("outcome", e))?;
+    let outcome: Option<String> = get(r, "outcome")?;
     Ok(InboxEntry {
-        id: r.try_get("id").map_err(|e| get_err("id", e))?,
-        gateway: r.try_get("gateway").map_err(|e| get_err("gateway", e))?,
-        event_id: EventId::new(r.try_get::<String, _>("event_id").map_err(|e| get_err("event_id", e))?),
-        received_at: from_micros(
-            "received_at",
-            r.try_get("received_at").map_err(|e| get_err("received_at", e))?,
-        )?,
+        id: get(r, "id")?,
+        gateway: get(r, "gateway")?,
+        event_id: EventId::new(get::<String>(r, "event_id")?),
+        received_at: from_micros("received_at", get(r, "received_at")?)?,
         headers,
-        body: r.try_get("body").map_err(|e| get_err("body", e))?,
+        body: get(r, "body")?,
         state,
         outcome: outcome.as_deref().and_then(crate::model::Outcome::parse),
-        attempts: r.try_get("attempts").map_err(|e| get_err("attempts", e))?,
+        attempts: get(r, "attempts")?,
     })
 }
 
@@ -632,9 +619,7 @@ pub(crate) async fn subscriptions_of(
     rows.iter()
         .map(|r| {
             let (s, _) = subscription_from_row(r)?;
-            let paid: i64 = r
-                .try_get("paid_count")
-                .map_err(|e| LedgerError::corrupt("paid_count", e.to_string()))?;
+            let paid: i64 = get(r, "paid_count")?;
             Ok((s, paid > 0))
         })
         .collect()

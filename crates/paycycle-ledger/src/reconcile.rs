@@ -72,24 +72,11 @@ impl Ledger {
             }
             changes.push((change, Some(sub.id.as_str().to_owned()), reference.clone()));
             if let Some(r) = &reference {
-                let after = access_of(&mut tx.tx, &self.inner.policy, r, now).await?;
-                let before = access_before.unwrap_or(crate::access::Access {
-                    granted: false,
-                    reason: crate::access::AccessReason::NoSubscription,
-                    until: None,
-                });
-                if before.granted != after.granted || before.reason != after.reason {
-                    changes.push((
-                        ChangeKind::AccessChanged {
-                            merchant_reference: r.clone(),
-                            before,
-                            after,
-                            cause: Cause::Reconciled,
-                        },
-                        Some(sub.id.as_str().to_owned()),
-                        Some(r.clone()),
-                    ));
-                }
+                let sub_id = Some(sub.id.as_str().to_owned());
+                changes.extend(
+                    self.access_change(&mut tx, r, access_before, now, &Cause::Reconciled, sub_id)
+                        .await?,
+                );
             }
             self.write_changes(&mut tx, gateway, changes, now).await?;
             tx.commit().await?;

@@ -21,7 +21,8 @@ pub(crate) const SUB_COLUMNS: &str = "gateway, subscription_id, merchant_referen
 pub(crate) const PAYMENT_COLUMNS: &str = "gateway, payment_id, subscription_id, merchant_reference, status, amount, \
      currency, paid_amount, paid_currency, failure_reason, event_id, occurred_at, recorded_at";
 
-fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, LedgerError>
+/// A column of a row, or [`LedgerError::Corrupt`] naming it.
+pub(crate) fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, LedgerError>
 where
     T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
 {

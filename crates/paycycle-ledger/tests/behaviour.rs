@@ -545,7 +545,7 @@ async fn consumers_share_the_stream_and_see_each_change_once(db: Db) {
             }
         })
         .unwrap();
-    for _ in 0..100 {
+    for _ in 0..1500 {
         if got.lock().unwrap().len() >= all.len() {
             break;
         }
