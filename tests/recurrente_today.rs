@@ -1,8 +1,11 @@
 //! "Recurrente as it is today" (`../shared/docs/provider-facts.md`, section "Recurrente today"):
 //! authentication by the secret key alone or the pair, the documented error bodies and
 //! statuses, `/api/customers` (find-or-create by e-mail, wrapped list, update with merged
-//! metadata, `customer_id` on checkouts), and the pagination headers. Each through the typed
-//! client against the simulator, and over raw HTTP where the client does not send that form.
+//! metadata, `customer_id` on checkouts), the pagination headers, and checkout items as the
+//! official plugin sends them (catalogue prices, day trials, payment method types per item, a
+//! sign-up fee beside the plan, through the typed client and through the gateway's
+//! `RecurringPlan::setup_fee`). Each through the typed client against the simulator, and over
+//! raw HTTP where the client does not send that form.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::{Arc, Mutex};
@@ -769,5 +772,490 @@ async fn the_typed_client_puts_a_new_card_on_a_subscription() {
         Err(Error::Rejected { status: 422, .. }) => {}
         other => panic!("{other:?}"),
     }
+    sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Checkout items as the official plugin sends them
+
+/// The requests a receiver got: headers and body bytes, in order.
+type Received = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
+/// A webhook receiver: keeps each request's headers and body, answers 200.
+async fn receiver() -> (String, Received) {
+    let seen: Received = Arc::default();
+    let s = seen.clone();
+    let app = Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| {
+        let s = s.clone();
+        async move {
+            s.lock().unwrap().push((headers, body.to_vec()));
+            StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hooks"), seen)
+}
+
+/// A simulator that sends every Recurrente event to a receiver.
+async fn hooked() -> (Simulator, Received) {
+    let (url, seen) = receiver().await;
+    let sim = Simulator::start(SimConfig::default().start(start()).recurrente_webhook_url(url))
+        .await
+        .unwrap();
+    (sim, seen)
+}
+
+/// `amount_in_cents` of every `payment_intent.succeeded` received so far, in order.
+async fn paid_cents(sim: &Simulator, seen: &Mutex<Vec<(HeaderMap, Vec<u8>)>>) -> Vec<i64> {
+    sim.flush_webhooks().await;
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap())
+        .filter(|e| e["event_type"] == "payment_intent.succeeded")
+        .map(|e| e["amount_in_cents"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn catalogue_prices_are_checked_out_by_price_id() {
+    use paycycle_recurrente::wire::{CreateProduct, LineItem, NewPrice, RecurringTerms};
+    let sim = sim().await;
+    let c = secret_only(&sim);
+    // A product with two prices: its id alone is ambiguous, a price id is not.
+    let product = c
+        .create_product(
+            &CreateProduct::new(
+                "Gimnasio",
+                NewPrice::recurring(gtq("99"), RecurringTerms::new(Interval::monthly())),
+            )
+            .price(NewPrice::one_time(gtq("500"))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(product.prices.len(), 2);
+    let monthly = product.prices[0].id.clone();
+    let yearly_once = product.prices[1].id.clone();
+    assert!(monthly.starts_with("price_") && yearly_once.starts_with("price_"));
+
+    let co = c
+        .create_checkout(&CreateCheckout::new([LineItem::price_times(&yearly_once, 2)]))
+        .await
+        .unwrap();
+    assert_eq!(c.get_checkout(&co.id).await.unwrap().total(), Some(gtq("1000")));
+    let co = c
+        .create_checkout(&CreateCheckout::new([LineItem::price(&monthly)]))
+        .await
+        .unwrap();
+    let got = c.get_checkout(&co.id).await.unwrap();
+    assert_eq!(got.total(), Some(gtq("99")));
+    // Paid, the price's recurrence starts a subscription.
+    let a = sim
+        .recurrente_pay(&co.id, paycycle_sim::RecurrenteOutcome::CardSuccess)
+        .unwrap();
+    let su = a.subscription_id.expect("a recurring price starts a subscription");
+    assert_eq!(
+        c.get_checkout(&co.id).await.unwrap().subscription_id(),
+        Some(su.as_str())
+    );
+
+    match c
+        .create_checkout(&CreateCheckout::new([LineItem::product(&product.id)]))
+        .await
+    {
+        Err(Error::Rejected {
+            status: 400,
+            field_errors,
+            ..
+        }) => assert!(field_errors.contains_key("items[0].product_id"), "{field_errors:?}"),
+        other => panic!("a product with two prices: {other:?}"),
+    }
+    match c
+        .create_checkout(&CreateCheckout::new([LineItem::price("price_nope")]))
+        .await
+    {
+        Err(Error::Rejected {
+            status: 400,
+            field_errors,
+            ..
+        }) => assert!(field_errors.contains_key("items[0].price_id"), "{field_errors:?}"),
+        other => panic!("an unknown price: {other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fourteen_day_trial_is_sent_in_days_and_the_first_charge_follows_it() {
+    use paycycle_recurrente::wire::RecurringTerms;
+    let (sim, seen) = hooked().await;
+    let c = secret_only(&sim);
+    let plan = CustomItem::new("Plan", gtq("99"))
+        .recurring(RecurringTerms::new(Interval::monthly()).trial(Interval::days(14).unwrap()));
+    let co = c.create_checkout(&CreateCheckout::new([plan.into()])).await.unwrap();
+    let a = sim
+        .recurrente_pay(&co.id, paycycle_sim::RecurrenteOutcome::CardSuccess)
+        .unwrap();
+    let su = a.subscription_id.unwrap();
+    sim.advance(paycycle_core::chrono::Duration::days(13)).unwrap();
+    assert_eq!(
+        paid_cents(&sim, &seen).await,
+        Vec::<i64>::new(),
+        "nothing during the trial"
+    );
+    sim.advance(paycycle_core::chrono::Duration::days(1)).unwrap();
+    assert_eq!(paid_cents(&sim, &seen).await, vec![9900], "the plan on day 14");
+    assert_eq!(
+        c.get_subscription(&su).await.unwrap().status,
+        Some(paycycle_recurrente::wire::SubscriptionState::Active)
+    );
+
+    // The same through the gateway: a plan with a 14-day trial is a supported checkout.
+    let g = RecurrenteGateway::new(
+        &RecurrenteConfig::builder()
+            .secret_key(sim.recurrente_secret_key())
+            .base_url(sim.base_url())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let plan = RecurringPlan::builder("Plan", gtq("99"), Interval::monthly())
+        .trial(Interval::days(14).unwrap())
+        .build()
+        .unwrap();
+    let checkout = g.create_checkout(&CheckoutRequest::new(plan)).await.unwrap();
+    assert_eq!(checkout.status, paycycle_core::SubscriptionStatus::Pending);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn payment_method_types_are_sent_per_item_and_read_back() {
+    use paycycle_recurrente::wire::AllowedPaymentMethod as M;
+    let sim = sim().await;
+    let c = secret_only(&sim);
+    let co = c
+        .create_checkout(&CreateCheckout::new([
+            CustomItem::new("A", gtq("30"))
+                .payment_method_types([M::Card, M::BankTransfer, M::Stablecoins])
+                .into(),
+            CustomItem::new("B", gtq("20"))
+                .payment_method_types([M::Stablecoins, M::Card])
+                .into(),
+        ]))
+        .await
+        .unwrap();
+    // The checkout allows what every item allows.
+    assert_eq!(
+        c.get_checkout(&co.id).await.unwrap().payment_method_types,
+        Some(vec![M::Card, M::Stablecoins])
+    );
+    let plain = c
+        .create_checkout(&CreateCheckout::new([CustomItem::new("A", gtq("30")).into()]))
+        .await
+        .unwrap();
+    assert_eq!(c.get_checkout(&plain.id).await.unwrap().payment_method_types, None);
+    // A type the provider does not know is its to refuse (the client passes it through).
+    match c
+        .create_checkout(&CreateCheckout::new([CustomItem::new("A", gtq("30"))
+            .payment_method_types([M::from("cheque")])
+            .into()]))
+        .await
+    {
+        Err(Error::Rejected {
+            status: 400,
+            field_errors,
+            ..
+        }) => assert!(
+            field_errors
+                .keys()
+                .any(|k| k.starts_with("items[0].payment_method_types")),
+            "{field_errors:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sign_up_fee_item_is_charged_once_with_the_first_payment() {
+    use paycycle_recurrente::wire::RecurringTerms;
+    let (sim, seen) = hooked().await;
+    let c = secret_only(&sim);
+    // The official plugin's shape: the plan, then a one-time "Cuota de inscripción".
+    let plan = CustomItem::new("Plan", gtq("99"))
+        .quantity(1)
+        .recurring(RecurringTerms::new(Interval::monthly()));
+    let fee = CustomItem::new("Cuota de inscripción", gtq("50")).quantity(1);
+    let co = c
+        .create_checkout(&CreateCheckout::new([plan.into(), fee.into()]))
+        .await
+        .unwrap();
+    assert_eq!(c.get_checkout(&co.id).await.unwrap().total(), Some(gtq("149")));
+    sim.recurrente_pay(&co.id, paycycle_sim::RecurrenteOutcome::CardSuccess)
+        .unwrap();
+    sim.advance(paycycle_core::chrono::Duration::days(31)).unwrap();
+    assert_eq!(
+        paid_cents(&sim, &seen).await,
+        vec![14900, 9900],
+        "the fee once, then the plan alone"
+    );
+    // Below the checkout minimum, the fee is refused before sending.
+    let cheap = CustomItem::new("Cuota", gtq("4.99"));
+    let plan = CustomItem::new("Plan", gtq("99")).recurring(RecurringTerms::new(Interval::monthly()));
+    match c
+        .create_checkout(&CreateCheckout::new([plan.into(), cheap.into()]))
+        .await
+    {
+        Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "items[1].amount_in_cents"),
+        other => panic!("{other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+/// A gateway verifying with the simulator's dashboard secret.
+fn gateway(sim: &Simulator) -> RecurrenteGateway {
+    RecurrenteGateway::new(
+        &RecurrenteConfig::builder()
+            .secret_key(sim.recurrente_secret_key())
+            .webhook_secret(sim.recurrente_webhook_secret())
+            .base_url(sim.base_url())
+            .max_retries(0)
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_gateway_charges_a_plans_setup_fee_once_on_recurrente() {
+    use paycycle_core::{CheckoutId, EventKind, PaymentId, SubscriptionStatus};
+    let (sim, seen) = hooked().await;
+    let g = gateway(&sim);
+    assert!(g.capabilities().setup_fee);
+    let plan = RecurringPlan::builder("Gold", gtq("99"), Interval::monthly())
+        .setup_fee(gtq("50"))
+        .build()
+        .unwrap();
+    let checkout = g
+        .create_checkout(&CheckoutRequest::new(plan).merchant_reference("order-fee"))
+        .await
+        .unwrap();
+    assert_eq!(checkout.status, SubscriptionStatus::Pending);
+    // Sent as the plan followed by a one-time item with the fee.
+    let wire = g.client().get_checkout(checkout.id.as_str()).await.unwrap();
+    assert_eq!(wire.total(), Some(gtq("149")));
+    sim.recurrente_pay(checkout.id.as_str(), paycycle_sim::RecurrenteOutcome::CardSuccess)
+        .unwrap();
+    let paid = g.checkout(&CheckoutId::new(checkout.id.as_str())).await.unwrap();
+    assert_eq!(paid.status, SubscriptionStatus::Active);
+    let sid = paid.subscription_id.unwrap();
+    sim.advance(paycycle_core::chrono::Duration::days(31)).unwrap();
+    sim.advance(paycycle_core::chrono::Duration::days(28)).unwrap();
+    sim.flush_webhooks().await;
+    // Verified and normalized: one payment of plan + fee, then the plan alone each month.
+    let mut payments: Vec<(PaymentId, Money)> = Vec::new();
+    for (headers, body) in seen.lock().unwrap().iter() {
+        let e = g.verify_webhook(headers, body).unwrap();
+        if e.kind != EventKind::PaymentSucceeded {
+            continue;
+        }
+        assert_eq!(e.merchant_reference.as_deref(), Some("order-fee"));
+        let p = e.payment.unwrap();
+        let id = p.id.unwrap();
+        if payments.iter().all(|(seen, _)| *seen != id) {
+            payments.push((id, p.amount.unwrap()));
+        }
+    }
+    let amounts: Vec<Money> = payments.into_iter().map(|(_, m)| m).collect();
+    assert_eq!(amounts, vec![gtq("149"), gtq("99"), gtq("99")]);
+    assert_eq!(g.subscription(&sid).await.unwrap().status, SubscriptionStatus::Active);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn cryptomus_refuses_a_setup_fee_and_days_as_unsupported() {
+    use paycycle_cryptomus::{CryptomusConfig, CryptomusGateway};
+    let sim = sim().await;
+    let g = CryptomusGateway::new(
+        CryptomusConfig::builder()
+            .merchant_id(sim.cryptomus_merchant_id())
+            .payment_key(sim.cryptomus_payment_key().to_owned())
+            .base_url(sim.base_url())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!g.capabilities().setup_fee);
+    let usdt = |s: &str| Money::parse(s, Currency::USDT).unwrap();
+    let monthly = || RecurringPlan::builder("Gold", usdt("15"), Interval::monthly());
+    let cases = [
+        (
+            "a sign-up fee charged with the first payment",
+            monthly().setup_fee(usdt("5")).build().unwrap(),
+        ),
+        (
+            "billing every 14 days",
+            RecurringPlan::builder("Gold", usdt("15"), Interval::days(14).unwrap())
+                .build()
+                .unwrap(),
+        ),
+        (
+            "billing every 7 days",
+            RecurringPlan::builder("Gold", usdt("15"), Interval::days(7).unwrap())
+                .build()
+                .unwrap(),
+        ),
+        (
+            "free trials",
+            monthly().trial(Interval::days(14).unwrap()).build().unwrap(),
+        ),
+    ];
+    for (feature, plan) in cases {
+        match g.create_checkout(&CheckoutRequest::new(plan)).await {
+            Err(Error::Unsupported { feature: f, .. }) => assert_eq!(f, feature),
+            other => panic!("{feature}: {other:?}"),
+        }
+    }
+    // Nothing reached the provider; the same plan without them does.
+    assert!(
+        g.subscriptions(paycycle_core::PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        g.create_checkout(&CheckoutRequest::new(monthly().build().unwrap()))
+            .await
+            .is_ok()
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_fake_mimicking_recurrente_adds_the_fee_to_the_first_charge_only() {
+    use paycycle_core::EventKind;
+    use paycycle_sim::fake::{FakeGateway, Mimic};
+    let fake = FakeGateway::new(Mimic::Recurrente);
+    assert!(fake.capabilities().setup_fee);
+    assert!(fake.capabilities().intervals.supports(&Interval::days(14).unwrap()));
+    // With a 14-day trial: nothing is charged during it, then plan + fee, then the plan.
+    let plan = RecurringPlan::builder("Gold", gtq("99"), Interval::monthly())
+        .trial(Interval::days(14).unwrap())
+        .setup_fee(gtq("50"))
+        .build()
+        .unwrap();
+    let checkout = fake.create_checkout(&CheckoutRequest::new(plan)).await.unwrap();
+    fake.pay(&checkout.id).unwrap();
+    let paid = |fake: &FakeGateway| -> Vec<Money> {
+        fake.events()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == EventKind::PaymentSucceeded)
+            .map(|e| e.payment.unwrap().amount.unwrap())
+            .collect()
+    };
+    fake.advance(paycycle_core::chrono::Duration::days(13)).unwrap();
+    assert!(paid(&fake).is_empty());
+    fake.advance(paycycle_core::chrono::Duration::days(1)).unwrap();
+    assert_eq!(paid(&fake), vec![gtq("149")]);
+    fake.advance(paycycle_core::chrono::Duration::days(31)).unwrap();
+    assert_eq!(paid(&fake), vec![gtq("149"), gtq("99")]);
+    // Refused where the mimicked provider cannot.
+    let crypto = FakeGateway::new(Mimic::Cryptomus);
+    let plan = RecurringPlan::builder("Gold", gtq("99"), Interval::monthly())
+        .setup_fee(gtq("50"))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        crypto.create_checkout(&CheckoutRequest::new(plan)).await,
+        Err(Error::Unsupported { .. })
+    ));
+}
+
+/// The conformance checks of the new options, on Recurrente over the simulator (day intervals
+/// and trials, a sign-up fee: accepted, and the fee charged once) and on Cryptomus (refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_intervals_and_setup_fees_conform_on_both_providers() {
+    use paycycle_core::conformance;
+    use paycycle_examples::SimHarness;
+    let cards = SimHarness::recurrente(Arc::new(sim().await)).await.unwrap();
+    conformance::options_follow_capabilities(&cards).await.unwrap();
+    conformance::setup_fee_is_charged_once(&cards).await.unwrap();
+    let crypto = SimHarness::cryptomus(Arc::new(sim().await)).await.unwrap();
+    conformance::options_follow_capabilities(&crypto).await.unwrap();
+    conformance::setup_fee_is_charged_once(&crypto).await.unwrap();
+}
+
+#[tokio::test]
+async fn installments_are_offered_on_one_time_gtq_items() {
+    use paycycle_recurrente::wire::{AllowedPaymentMethod as M, RecurringTerms};
+    let sim = sim().await;
+    let c = secret_only(&sim);
+    let tv = CustomItem::new("TV", gtq("3000"))
+        .installments([3, 6, 12])
+        .payment_method_types([M::Card]);
+    let co = c
+        .create_checkout(&CreateCheckout::new([
+            tv.into(),
+            CustomItem::new("Cable", gtq("50")).into(),
+        ]))
+        .await
+        .unwrap();
+    // The simulator keeps each item's options as given.
+    let stored = sim.recurrente_checkout(&co.id).unwrap();
+    assert_eq!(stored["items"][0]["available_installments"], json!([3, 6, 12]));
+    assert_eq!(stored["items"][0]["payment_method_types"], json!(["card"]));
+    assert_eq!(stored["items"][1]["available_installments"], Value::Null);
+    assert_eq!(c.get_checkout(&co.id).await.unwrap().total(), Some(gtq("3050")));
+
+    // Refused before sending: on a subscription, in USD, or an unoffered count.
+    let plan = CustomItem::new("Plan", gtq("99"))
+        .recurring(RecurringTerms::new(Interval::monthly()))
+        .installments([3]);
+    let usd = CustomItem::new("TV", Money::parse("300", Currency::USD).unwrap()).installments([3]);
+    let nine = CustomItem::new("TV", gtq("3000")).installments([9]);
+    for item in [plan, usd, nine] {
+        match c.create_checkout(&CreateCheckout::new([item.into()])).await {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "items[0].available_installments"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let listed = c.list_checkouts(&ListCheckouts::new()).await.unwrap();
+    assert_eq!(listed.items.len(), 1, "only the valid checkout reached the simulator");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_setup_checkout_saves_a_card_that_a_subscription_then_uses() {
+    use paycycle_recurrente::wire::{CheckoutStatus, PaymentMethodType, UpdateSubscription};
+    let sim = sim().await;
+    let c = secret_only(&sim);
+    let (su, _) = subscribed(&sim, &c).await;
+    // `mode: "setup"` with one free item: created although 0 is below the checkout minimum.
+    let co = c.create_checkout(&CreateCheckout::setup()).await.unwrap();
+    let before = c.get_checkout(&co.id).await.unwrap();
+    assert_eq!(before.status, Some(CheckoutStatus::Unpaid));
+    assert_eq!(before.payment_method, None);
+    sim.recurrente_pay(&co.id, paycycle_sim::RecurrenteOutcome::CardSuccess)
+        .unwrap();
+    let after = c.get_checkout(&co.id).await.unwrap();
+    assert_eq!(after.total(), Some(gtq("0")), "nothing was charged");
+    assert_eq!(after.subscription_id(), None, "a setup starts no subscription");
+    let card = after.payment_method.expect("the saved card");
+    assert!(card.id.starts_with("pay_m_"), "{}", card.id);
+    assert_eq!(card.kind, Some(PaymentMethodType::Card));
+    // The saved card goes on the subscription.
+    let updated = c
+        .update_subscription(&su, &UpdateSubscription::payment_method(&card.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.default_payment_method.map(|m| m.id).as_deref(),
+        Some(card.id.as_str())
+    );
     sim.shutdown().await;
 }

@@ -13,7 +13,7 @@ use crate::plan::{Interval, IntervalUnit};
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum IntervalSupport {
-    /// Any count of these units (Recurrente: week, month, year × any count).
+    /// Any count of these units (Recurrente: day, week, month, year × any count).
     AnyCount(Vec<IntervalUnit>),
     /// Exactly these intervals (Cryptomus: weekly, monthly, every 3 months).
     Only(Vec<Interval>),
@@ -25,6 +25,15 @@ impl IntervalSupport {
         match self {
             IntervalSupport::AnyCount(units) => units.contains(&interval.unit),
             IntervalSupport::Only(list) => list.contains(interval),
+        }
+    }
+
+    /// True when some supported interval is counted in `unit`: the units a gateway can state
+    /// a free trial in. (Cryptomus' fixed periods have no day unit, so no day can be counted.)
+    pub fn supports_unit(&self, unit: IntervalUnit) -> bool {
+        match self {
+            IntervalSupport::AnyCount(units) => units.contains(&unit),
+            IntervalSupport::Only(list) => list.iter().any(|i| i.unit == unit),
         }
     }
 }
@@ -63,6 +72,9 @@ pub struct Capabilities {
     pub trial: bool,
     /// A reduced price for the first days.
     pub intro_offer: bool,
+    /// A sign-up fee charged once with the first payment ([`RecurringPlan::setup_fee`](crate::RecurringPlan::setup_fee)).
+    #[serde(default)]
+    pub setup_fee: bool,
     /// Automatic end after N periods.
     pub end_after_periods: bool,
     /// Paying in another currency than the price's, converted by the gateway.
@@ -100,6 +112,7 @@ impl Capabilities {
             currencies: CurrencySupport::Only(Vec::new()),
             trial: false,
             intro_offer: false,
+            setup_fee: false,
             end_after_periods: false,
             payer_currency: false,
             callback_url: false,
@@ -124,11 +137,19 @@ impl Capabilities {
         if !self.currencies.supports(&plan.price.currency) {
             return no(format!("prices in {}", plan.price.currency));
         }
-        if plan.trial.is_some() && !self.trial {
-            return no("free trials".into());
+        if let Some(trial) = &plan.trial {
+            if !self.trial {
+                return no("free trials".into());
+            }
+            if !self.intervals.supports_unit(trial.unit) {
+                return no(format!("free trials counted in {}s", trial.unit));
+            }
         }
         if plan.intro.is_some() && !self.intro_offer {
             return no("intro offers".into());
+        }
+        if plan.setup_fee.is_some() && !self.setup_fee {
+            return no("a sign-up fee charged with the first payment".into());
         }
         if plan.end_after_periods.is_some() && !self.end_after_periods {
             return no("ending after a number of periods".into());
@@ -161,6 +182,7 @@ mod tests {
             currencies: CurrencySupport::Only(vec![Currency::USD]),
             trial: false,
             intro_offer: true,
+            setup_fee: false,
             end_after_periods: false,
             payer_currency: false,
             callback_url: true,
@@ -193,5 +215,60 @@ mod tests {
         let mut r = req(Interval::monthly());
         r.plan.price = Money::parse("5", Currency::GTQ).unwrap();
         assert!(caps().check(&g, &r).is_err());
+    }
+
+    fn unsupported(caps: &Capabilities, r: &CheckoutRequest) -> String {
+        match caps.check(&GatewayId::new("test"), r) {
+            Err(Error::Unsupported { feature, .. }) => feature,
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn days_need_a_day_unit_for_billing_and_for_trials() {
+        // Fixed periods (Cryptomus-like): no interval counted in days, so neither billing every
+        // 7 days (not "weekly", though as long) nor a trial in days.
+        assert_eq!(
+            unsupported(&caps(), &req(Interval::days(7).unwrap())),
+            "billing every 7 days"
+        );
+        let mut with_trials = caps();
+        with_trials.trial = true;
+        let mut r = req(Interval::monthly());
+        r.plan.trial = Some(Interval::days(14).unwrap());
+        assert_eq!(unsupported(&with_trials, &r), "free trials counted in days");
+        // A trial in a unit it bills in is fine.
+        r.plan.trial = Some(Interval::new(IntervalUnit::Week, 2).unwrap());
+        assert!(with_trials.check(&GatewayId::new("test"), &r).is_ok());
+        // Any count of days where the unit is supported.
+        let mut any = with_trials.clone();
+        any.intervals = IntervalSupport::AnyCount(vec![IntervalUnit::Day, IntervalUnit::Month]);
+        assert!(
+            any.check(&GatewayId::new("test"), &req(Interval::days(10).unwrap()))
+                .is_ok()
+        );
+        r.plan.trial = Some(Interval::days(14).unwrap());
+        assert!(any.check(&GatewayId::new("test"), &r).is_ok());
+        assert!(!any.intervals.supports(&Interval::weekly()));
+        assert!(any.intervals.supports_unit(IntervalUnit::Day));
+        assert!(!caps().intervals.supports_unit(IntervalUnit::Day));
+        assert!(caps().intervals.supports_unit(IntervalUnit::Month));
+    }
+
+    #[test]
+    fn a_setup_fee_needs_the_flag() {
+        let mut r = req(Interval::monthly());
+        r.plan.setup_fee = Some(Money::parse("10", Currency::USD).unwrap());
+        assert_eq!(unsupported(&caps(), &r), "a sign-up fee charged with the first payment");
+        let mut yes = caps();
+        yes.setup_fee = true;
+        assert!(yes.check(&GatewayId::new("test"), &r).is_ok());
+        assert!(!Capabilities::none().setup_fee);
+        // Capabilities serialized before the flag existed read as "no".
+        let mut json = serde_json::to_value(&yes).unwrap();
+        assert_eq!(json["setup_fee"], true);
+        json.as_object_mut().unwrap().remove("setup_fee");
+        let old: Capabilities = serde_json::from_value(json).unwrap();
+        assert!(!old.setup_fee);
     }
 }

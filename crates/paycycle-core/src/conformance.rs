@@ -97,21 +97,32 @@ pub struct Transcript {
     pub steps: Vec<(String, String, Vec<String>)>,
 }
 
-/// Verifies every received webhook with the gateway, dropping duplicates by event id.
+/// Verifies every received webhook with the gateway, dropping duplicates as an app must: by event
+/// id (a redelivery), and a payment event by its payment identity (`(kind, payment id)`), because
+/// a provider may announce one payment in two forms as separate messages (Recurrente sends each
+/// payment as a legacy `payment_intent.*` and as a unified `intent.*`).
 ///
 /// # Errors
 /// A [`Failure`] when a genuine webhook does not verify.
 pub async fn verified_events(h: &dyn Harness) -> Result<Vec<WebhookEvent>, Failure> {
     let gw = h.gateway();
     let mut seen = BTreeSet::new();
+    let mut payments = BTreeSet::new();
     let mut out = Vec::new();
     for w in h.received().await {
         let e = gw
             .verify_webhook(&w.headers, &w.body)
             .map_err(|e| Failure(format!("a genuine webhook failed: {e}")))?;
-        if seen.insert(e.id.clone()) {
-            out.push(e);
+        if !seen.insert(e.id.clone()) {
+            continue;
         }
+        let payment = e.payment.as_ref().and_then(|p| p.id.as_ref());
+        if let Some(pid) = payment {
+            if !payments.insert((format!("{:?}", e.kind), pid.as_str().to_owned())) {
+                continue;
+            }
+        }
+        out.push(e);
     }
     Ok(out)
 }
@@ -313,6 +324,7 @@ pub async fn options_follow_capabilities(h: &dyn Harness) -> Result<(), Failure>
     let mut cases: Vec<(String, bool, CheckoutRequest)> = Vec::new();
     let mut add = |name: &str, supported: bool, req: CheckoutRequest| cases.push((name.to_owned(), supported, req));
     for (unit, count) in [
+        (IntervalUnit::Day, 14),
         (IntervalUnit::Week, 1),
         (IntervalUnit::Week, 2),
         (IntervalUnit::Month, 3),
@@ -330,6 +342,16 @@ pub async fn options_follow_capabilities(h: &dyn Harness) -> Result<(), Failure>
     let mut p = base.clone();
     p.trial = Some(Interval::weekly());
     add("trial", caps.trial, CheckoutRequest::new(p));
+    let mut p = base.clone();
+    p.trial = Some(Interval::new(IntervalUnit::Day, 14)?);
+    add(
+        "trial of 14 days",
+        caps.trial && caps.intervals.supports_unit(IntervalUnit::Day),
+        CheckoutRequest::new(p),
+    );
+    let mut p = base.clone();
+    p.setup_fee = Some(Money::parse("5", cur).map_err(|e| Failure(e.to_string()))?);
+    add("setup fee", caps.setup_fee, CheckoutRequest::new(p));
     let mut p = base.clone();
     p.intro = Some(crate::IntroOffer {
         price: Money::parse("1", cur).map_err(|e| Failure(e.to_string()))?,
@@ -388,6 +410,56 @@ pub async fn options_follow_capabilities(h: &dyn Harness) -> Result<(), Failure>
             (false, Err(e)) => return fail(format!("{name}: expected Unsupported, got {e}")),
         }
     }
+    Ok(())
+}
+
+/// A plan with a sign-up fee: refused as `Unsupported` where the capabilities say no; where
+/// they say yes, the first payment is the price plus the fee and the next renewal the price
+/// alone (the fee is charged once).
+///
+/// # Errors
+/// A [`Failure`] with the amounts charged.
+pub async fn setup_fee_is_charged_once(h: &dyn Harness) -> Result<(), Failure> {
+    let gw = h.gateway();
+    let cur = h.currency();
+    let money = |s: &str| Money::parse(s, cur).map_err(|e| Failure(e.to_string()));
+    let mut p = plan(h, "Sign-up fee plan")?;
+    p.setup_fee = Some(money("5")?);
+    let req = h.prepare(CheckoutRequest::new(p).merchant_reference("conf-setup-fee"));
+    if !gw.capabilities().setup_fee {
+        return match gw.create_checkout(&req).await {
+            Err(Error::Unsupported { .. }) => Ok(()),
+            Ok(_) => fail("a setup fee is not in the capabilities but was accepted"),
+            Err(e) => fail(format!("a setup fee: expected Unsupported, got {e}")),
+        };
+    }
+    let checkout = gw.create_checkout(&req).await?;
+    h.complete_checkout(&checkout).await?;
+    let started = h.now();
+    let due = Interval::monthly()
+        .add_to(started, 1)
+        .ok_or_else(|| Failure("date overflow".into()))?;
+    h.advance_to(due).await?;
+    // One entry per payment: a provider may announce a payment twice (Recurrente's legacy and
+    // unified events), under one payment id.
+    let mut ids = BTreeSet::new();
+    let paid: Vec<Option<Money>> = events_for(h, "conf-setup-fee")
+        .await?
+        .into_iter()
+        .filter(|e| e.kind == EventKind::PaymentSucceeded)
+        .map(|e| e.payment)
+        .filter(|p| {
+            p.as_ref()
+                .and_then(|p| p.id.as_ref())
+                .is_none_or(|id| ids.insert(id.clone()))
+        })
+        .map(|p| p.and_then(|p| p.amount))
+        .collect();
+    let expected = vec![Some(money("20")?), Some(money("15")?)];
+    ensure!(
+        paid == expected,
+        "a 15 plan with a 5 sign-up fee charged {paid:?} over its first two periods, expected {expected:?}"
+    );
     Ok(())
 }
 
@@ -514,6 +586,9 @@ pub async fn run_all(h: &dyn Harness) -> Result<Transcript, Failure> {
     options_follow_capabilities(h)
         .await
         .map_err(named("options_follow_capabilities"))?;
+    setup_fee_is_charged_once(h)
+        .await
+        .map_err(named("setup_fee_is_charged_once"))?;
     tampered_webhooks_are_rejected(h)
         .await
         .map_err(named("tampered_webhooks_are_rejected"))?;

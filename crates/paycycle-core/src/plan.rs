@@ -1,4 +1,5 @@
-//! What is sold: [`RecurringPlan`] with its price, [`Interval`], trial and intro offer.
+//! What is sold: [`RecurringPlan`] with its price, [`Interval`], trial, intro offer and sign-up
+//! fee.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -13,12 +14,33 @@ use crate::money::{Currency, Money};
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum IntervalUnit {
+    /// A day: exactly 24 hours (UTC has no daylight saving time, so the same time of day).
+    Day,
     /// Seven days.
     Week,
     /// A calendar month (the same day next month, clamped to the month's last day).
     Month,
     /// A calendar year.
     Year,
+}
+
+impl IntervalUnit {
+    /// The unit's name as providers spell it on the wire and in serde: `day`, `week`, `month`,
+    /// `year`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IntervalUnit::Day => "day",
+            IntervalUnit::Week => "week",
+            IntervalUnit::Month => "month",
+            IntervalUnit::Year => "year",
+        }
+    }
+}
+
+impl fmt::Display for IntervalUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A billing interval: `count` × `unit`, e.g. every 3 months.
@@ -47,6 +69,19 @@ impl Interval {
         }
     }
 
+    /// Every day.
+    pub const fn daily() -> Interval {
+        Interval::one(IntervalUnit::Day)
+    }
+
+    /// Every `n` days (exact days, e.g. a 14-day trial).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `n` is zero.
+    pub fn days(n: u32) -> Result<Interval, Error> {
+        Interval::new(IntervalUnit::Day, n)
+    }
+
     /// Every week.
     pub const fn weekly() -> Interval {
         Interval::one(IntervalUnit::Week)
@@ -70,10 +105,12 @@ impl Interval {
         Interval::new(IntervalUnit::Month, n)
     }
 
-    /// Adds this interval `times` times to an instant, with calendar months.
+    /// Adds this interval `times` times to an instant: days and weeks as exact durations,
+    /// months and years as calendar months. `None` on overflow.
     pub fn add_to(&self, at: chrono::DateTime<chrono::Utc>, times: u32) -> Option<chrono::DateTime<chrono::Utc>> {
         let n = self.count.get().checked_mul(times)?;
         match self.unit {
+            IntervalUnit::Day => at.checked_add_signed(chrono::Duration::try_days(i64::from(n))?),
             IntervalUnit::Week => at.checked_add_signed(chrono::Duration::weeks(i64::from(n))),
             IntervalUnit::Month => at.checked_add_months(chrono::Months::new(n)),
             IntervalUnit::Year => at.checked_add_months(chrono::Months::new(n.checked_mul(12)?)),
@@ -83,11 +120,7 @@ impl Interval {
 
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = match self.unit {
-            IntervalUnit::Week => "week",
-            IntervalUnit::Month => "month",
-            IntervalUnit::Year => "year",
-        };
+        let unit = self.unit.as_str();
         match self.count.get() {
             1 => write!(f, "every {unit}"),
             n => write!(f, "every {n} {unit}s"),
@@ -104,7 +137,8 @@ pub struct IntroOffer {
     pub days: NonZeroU32,
 }
 
-/// What is sold: a price charged every interval, with optional trial, intro offer and end.
+/// What is sold: a price charged every interval, with optional trial, intro offer, sign-up fee
+/// and end.
 ///
 /// Build one with [`RecurringPlan::builder`]; `build()` checks what can be checked without
 /// knowing the gateway (what a gateway cannot honour is refused by it as
@@ -125,6 +159,12 @@ pub struct RecurringPlan {
     pub end_after_periods: Option<NonZeroU32>,
     /// The currency the payer pays in when it differs from the price's (Cryptomus' `to_currency`).
     pub payer_currency: Option<Currency>,
+    /// A sign-up fee: charged once, with the first payment, on top of the price; never with
+    /// renewals. Same currency as the price, positive. With a free trial, when the fee is
+    /// charged is the gateway's (Recurrente charges its one-time items at checkout). Needs
+    /// [`Capabilities::setup_fee`](crate::Capabilities::setup_fee).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_fee: Option<Money>,
 }
 
 impl RecurringPlan {
@@ -139,6 +179,7 @@ impl RecurringPlan {
                 intro: None,
                 end_after_periods: None,
                 payer_currency: None,
+                setup_fee: None,
             },
             error: None,
         }
@@ -179,6 +220,20 @@ impl RecurringPlan {
                     "plan.intro.price",
                     format!("must be below the plan's price {}, got {}", self.price, intro.price),
                 ));
+            }
+        }
+        if let Some(fee) = &self.setup_fee {
+            if fee.currency != self.price.currency {
+                return Err(Error::invalid(
+                    "plan.setup_fee",
+                    format!(
+                        "must be in the plan's currency {}, got {}",
+                        self.price.currency, fee.currency
+                    ),
+                ));
+            }
+            if !fee.is_positive() {
+                return Err(Error::invalid("plan.setup_fee", format!("must be positive, got {fee}")));
             }
         }
         if let Some(pc) = self.payer_currency {
@@ -233,6 +288,12 @@ impl RecurringPlanBuilder {
             }
             None => self.fail(Error::invalid("plan.end_after_periods", "must be at least 1")),
         }
+    }
+
+    /// A sign-up fee charged once, with the first payment (see [`RecurringPlan::setup_fee`]).
+    pub fn setup_fee(mut self, fee: Money) -> Self {
+        self.plan.setup_fee = Some(fee);
+        self
     }
 
     /// The payer pays in this currency (converted by the gateway at its rate).
@@ -334,5 +395,109 @@ mod tests {
         );
         assert_eq!(Interval::yearly().to_string(), "every year");
         assert_eq!(Interval::months(3).unwrap().to_string(), "every 3 months");
+    }
+
+    #[test]
+    fn days_are_exact_days() {
+        let jan31 = chrono::Utc.with_ymd_and_hms(2026, 1, 31, 12, 0, 0).unwrap();
+        // 14 days from Jan 31 is Feb 14 (not a calendar month's clamping), at the same time.
+        let trial = Interval::days(14).unwrap();
+        assert_eq!(
+            trial.add_to(jan31, 1).unwrap(),
+            chrono::Utc.with_ymd_and_hms(2026, 2, 14, 12, 0, 0).unwrap()
+        );
+        // Across the end of February in a leap year: 30 days, not "a month".
+        let feb15 = chrono::Utc.with_ymd_and_hms(2028, 2, 15, 0, 0, 0).unwrap();
+        assert_eq!(
+            Interval::days(30).unwrap().add_to(feb15, 1).unwrap(),
+            chrono::Utc.with_ymd_and_hms(2028, 3, 16, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            Interval::daily().add_to(jan31, 3).unwrap() - jan31,
+            chrono::Duration::days(3)
+        );
+        assert_eq!(
+            Interval::days(7).unwrap().add_to(jan31, 2),
+            Interval::weekly().add_to(jan31, 2)
+        );
+        assert_eq!(Interval::daily().add_to(jan31, 0), Some(jan31));
+        // Overflow is None, never a panic.
+        assert_eq!(Interval::days(u32::MAX).unwrap().add_to(jan31, u32::MAX), None);
+        assert_eq!(Interval::days(u32::MAX).unwrap().add_to(jan31, 1), None);
+        assert!(Interval::days(0).is_err());
+        assert_eq!(Interval::daily().to_string(), "every day");
+        assert_eq!(Interval::days(14).unwrap().to_string(), "every 14 days");
+        // Seven days are not the same interval as a week (a gateway may take one only).
+        assert_ne!(Interval::days(7).unwrap(), Interval::weekly());
+    }
+
+    #[test]
+    fn units_serialize_as_the_wire_spells_them() {
+        assert_eq!(
+            serde_json::to_value(IntervalUnit::Day).unwrap(),
+            serde_json::json!("day")
+        );
+        let back: IntervalUnit = serde_json::from_value(serde_json::json!("day")).unwrap();
+        assert_eq!(back, IntervalUnit::Day);
+        let i: Interval = serde_json::from_value(serde_json::json!({"unit": "day", "count": 14})).unwrap();
+        assert_eq!(i, Interval::days(14).unwrap());
+        assert!(serde_json::from_value::<Interval>(serde_json::json!({"unit": "day", "count": 0})).is_err());
+        for u in [
+            IntervalUnit::Day,
+            IntervalUnit::Week,
+            IntervalUnit::Month,
+            IntervalUnit::Year,
+        ] {
+            assert_eq!(serde_json::to_value(u).unwrap(), serde_json::json!(u.as_str()));
+            assert_eq!(u.to_string(), u.as_str());
+        }
+    }
+
+    #[test]
+    fn setup_fee_is_positive_in_the_price_currency() {
+        let plan = RecurringPlan::builder("Gold", gtq("99"), Interval::monthly())
+            .setup_fee(gtq("50"))
+            .trial(Interval::days(14).unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(plan.setup_fee, Some(gtq("50")));
+        // Serialized only when set, and read back.
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["setup_fee"]["amount"], "50");
+        assert_eq!(serde_json::from_value::<RecurringPlan>(json).unwrap(), plan);
+        let plain = RecurringPlan::builder("Gold", gtq("99"), Interval::monthly())
+            .build()
+            .unwrap();
+        let json = serde_json::to_value(&plain).unwrap();
+        assert!(json.get("setup_fee").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<RecurringPlan>(json).unwrap().setup_fee, None);
+
+        let field = |r: Result<RecurringPlan, Error>| match r {
+            Err(Error::InvalidInput { field, reason }) => (field, reason),
+            other => panic!("expected invalid input, got {other:?}"),
+        };
+        let usd = Money::parse("5", Currency::USD).unwrap();
+        let (f, reason) = field(
+            RecurringPlan::builder("G", gtq("99"), Interval::monthly())
+                .setup_fee(usd)
+                .build(),
+        );
+        assert_eq!(f, "plan.setup_fee");
+        assert!(reason.contains("GTQ"), "{reason}");
+        for bad in ["0", "-1"] {
+            let (f, _) = field(
+                RecurringPlan::builder("G", gtq("99"), Interval::monthly())
+                    .setup_fee(gtq(bad))
+                    .build(),
+            );
+            assert_eq!(f, "plan.setup_fee", "{bad}");
+        }
+        // A fee may exceed the price (a large enrolment, a small monthly fee).
+        assert!(
+            RecurringPlan::builder("G", gtq("5"), Interval::monthly())
+                .setup_fee(gtq("500"))
+                .build()
+                .is_ok()
+        );
     }
 }

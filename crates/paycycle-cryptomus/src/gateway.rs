@@ -17,8 +17,9 @@ use crate::wire::RecurrenceRef;
 
 /// What Cryptomus' recurrence API can do.
 ///
-/// Intervals: weekly, monthly, every 3 months. Prices in any currency. No trials, no automatic
-/// end, no pause, no return URLs (the recurrence API has none). An intro offer
+/// Intervals: weekly, monthly, every 3 months (its fixed `period`s; nothing counted in days, not
+/// even 7 of them). Prices in any currency. No trials, no sign-up fee (a recurrence has one
+/// amount), no automatic end, no pause, no return URLs (the recurrence API has none). An intro offer
 /// (`discount_days`/`discount_amount`), a payer currency (`to_currency`, crypto only), a
 /// per-recurrence callback URL, customer details (stored in `additional_data`), listing and
 /// cancelling are supported.
@@ -46,7 +47,8 @@ pub(crate) fn cryptomus_capabilities() -> Result<Capabilities> {
 ///   always correlate), callback URL → `url_callback`, customer and metadata → `additional_data`
 ///   as the compact JSON `{"customer":{"email":…,"name":…},"metadata":{…}}` (each member only
 ///   when present; nothing is sent when neither is). Unsupported options (trials, other
-///   intervals, automatic end, return URLs) are refused with [`Error::Unsupported`].
+///   intervals, sign-up fees, automatic end, return URLs) are refused with
+///   [`Error::Unsupported`].
 /// - `checkout` and `subscription` read the recurrence by uuid (`/v1/recurrence/info`);
 ///   `subscriptions` lists with Cryptomus' cursor (`PageRequest::limit` is ignored: Cryptomus
 ///   chooses the page size); `cancel_subscription` cancels (`/v1/recurrence/cancel`).
@@ -228,6 +230,44 @@ mod tests {
         );
         assert_eq!((c.callback_url, c.return_urls, c.customer), (true, false, true));
         assert_eq!((c.pause, c.list_subscriptions, c.cancel), (false, true, true));
+        assert!(!c.setup_fee);
+    }
+
+    fn unsupported(r: &CheckoutRequest) -> String {
+        match gateway().capabilities().check(&GatewayId::CRYPTOMUS, r) {
+            Err(Error::Unsupported { feature, .. }) => feature,
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn days_and_sign_up_fees_are_unsupported() {
+        let usd = |s: &str| paycycle_core::Money::parse(s, Currency::USD).unwrap();
+        let plan = |interval| {
+            paycycle_core::RecurringPlan::builder("P", usd("15"), interval)
+                .build()
+                .unwrap()
+        };
+        // Billing in days, even 7 of them (Cryptomus' `weekly` is another interval).
+        for days in [1, 7, 14, 30] {
+            let r = CheckoutRequest::new(plan(Interval::days(days).unwrap()));
+            assert_eq!(unsupported(&r), format!("billing {}", Interval::days(days).unwrap()));
+        }
+        // A trial in days (no trials at all).
+        let mut r = CheckoutRequest::new(plan(Interval::monthly()));
+        r.plan.trial = Some(Interval::days(14).unwrap());
+        assert_eq!(unsupported(&r), "free trials");
+        // A sign-up fee.
+        let mut r = CheckoutRequest::new(plan(Interval::monthly()));
+        r.plan.setup_fee = Some(usd("5"));
+        assert_eq!(unsupported(&r), "a sign-up fee charged with the first payment");
+        // The same plan without them is fine.
+        assert!(
+            gateway()
+                .capabilities()
+                .check(&GatewayId::CRYPTOMUS, &CheckoutRequest::new(plan(Interval::monthly())))
+                .is_ok()
+        );
     }
 
     #[test]

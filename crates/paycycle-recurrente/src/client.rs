@@ -179,11 +179,13 @@ impl RecurrenteClient {
 
     // -- checkouts -----------------------------------------------------------------------------
 
-    /// `POST /api/checkouts`: a checkout for items (one-time or recurring), products, or a
-    /// connected account.
+    /// `POST /api/checkouts`: a checkout for items (one-time and recurring, mixed), catalogue
+    /// prices or products, a connected account, or a setup checkout that only saves a card
+    /// ([`CreateCheckout::setup`]).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] before sending (see [`CreateCheckout`]'s limits); provider errors.
+    /// [`Error::InvalidInput`] before sending (see [`CreateCheckout`]'s limits: item minimums,
+    /// installments, payment method types, quantities, metadata); provider errors.
     pub async fn create_checkout(&self, req: &CreateCheckout) -> Result<CheckoutCreated> {
         let body = validate::checkout(req)?;
         self.value(Call::new(Method::POST, &["checkouts"], "checkout", "").json(&body)?)

@@ -20,10 +20,11 @@ use crate::wire::{self, CreateCheckout, CreateCustomer, CreateUser, CustomItem, 
 ///
 /// | capability | | why |
 /// |---|---|---|
-/// | intervals | week, month, year × any count | `billing_interval` + `billing_interval_count` |
+/// | intervals | day, week, month, year × any count | `billing_interval` + `billing_interval_count` (`day` as the official plugin sends it) |
 /// | currencies | GTQ, USD | the only ones Recurrente charges in |
-/// | trial | yes | `free_trial_interval` + count |
+/// | trial | yes, in any of those units | `free_trial_interval` + count |
 /// | intro offer | **no** | a checkout item has one price; the reference has no way to apply a coupon or a first-period price to a checkout |
+/// | setup fee | yes | a `one_time` item ([`SETUP_FEE_ITEM_NAME`]) after the recurring one, charged once with the first payment, as the official plugin sends a sign-up fee |
 /// | end after N periods | yes | `periods_before_automatic_cancellation` |
 /// | payer currency | **no** | Recurrente charges in the price's currency |
 /// | callback URL | **no** | webhooks go to endpoints registered once (`create_webhook_endpoint`) |
@@ -33,9 +34,15 @@ use crate::wire::{self, CreateCheckout, CreateCustomer, CreateUser, CustomItem, 
 /// | list, cancel | yes | |
 pub fn capabilities() -> Capabilities {
     let mut caps = Capabilities::none();
-    caps.intervals = IntervalSupport::AnyCount(vec![IntervalUnit::Week, IntervalUnit::Month, IntervalUnit::Year]);
+    caps.intervals = IntervalSupport::AnyCount(vec![
+        IntervalUnit::Day,
+        IntervalUnit::Week,
+        IntervalUnit::Month,
+        IntervalUnit::Year,
+    ]);
     caps.currencies = CurrencySupport::Only(vec![Currency::GTQ, Currency::USD]);
     caps.trial = true;
+    caps.setup_fee = true;
     caps.end_after_periods = true;
     caps.return_urls = true;
     caps.customer = true;
@@ -44,9 +51,15 @@ pub fn capabilities() -> Capabilities {
     caps
 }
 
+/// The name of the one-time item that carries a plan's sign-up fee
+/// ([`RecurringPlan::setup_fee`](paycycle_core::RecurringPlan::setup_fee)), shown to the payer
+/// on Recurrente's (Spanish) checkout page; the official WooCommerce plugin names it so.
+pub const SETUP_FEE_ITEM_NAME: &str = "Cuota de inscripción";
+
 /// Recurrente as a [`RecurringGateway`]: recurring checkouts, subscriptions, Svix webhooks.
 ///
-/// - `create_checkout` sends a checkout with one recurring item and stores your merchant
+/// - `create_checkout` sends a checkout with one recurring item (followed by a one-time item
+///   named [`SETUP_FEE_ITEM_NAME`] when the plan has a sign-up fee) and stores your merchant
 ///   reference (given, or generated as `pc_<uuid>`) in the checkout's metadata under
 ///   `paycycle_reference`, next to your metadata. With a customer, it first finds or creates
 ///   the customer by e-mail address (`POST /api/customers`, so a repeat buyer keeps one
@@ -140,6 +153,10 @@ impl RecurrenteGateway {
             terms = terms.end_after_periods(n.get());
         }
         let mut req = CreateCheckout::new([CustomItem::new(&plan.name, plan.price).recurring(terms).into()]);
+        if let Some(fee) = plan.setup_fee {
+            // Recurrente charges one-time items once, with the first payment.
+            req = req.item(CustomItem::new(SETUP_FEE_ITEM_NAME, fee));
+        }
         req.metadata = metadata;
         req.success_url = request.success_url.clone();
         req.cancel_url = request.cancel_url.clone();
@@ -313,10 +330,17 @@ mod tests {
         let c = capabilities();
         assert_eq!(
             c.intervals,
-            IntervalSupport::AnyCount(vec![IntervalUnit::Week, IntervalUnit::Month, IntervalUnit::Year])
+            IntervalSupport::AnyCount(vec![
+                IntervalUnit::Day,
+                IntervalUnit::Week,
+                IntervalUnit::Month,
+                IntervalUnit::Year
+            ])
         );
+        assert!(c.intervals.supports(&Interval::days(14).unwrap()));
         assert_eq!(c.currencies, CurrencySupport::Only(vec![Currency::GTQ, Currency::USD]));
         assert!(c.trial && c.end_after_periods && c.return_urls && c.customer && c.list_subscriptions && c.cancel);
+        assert!(c.setup_fee);
         assert!(!c.intro_offer && !c.payer_currency && !c.callback_url && !c.pause);
     }
 
@@ -348,6 +372,53 @@ mod tests {
         );
         let r = CheckoutRequest::new(plan).merchant_reference("   ");
         assert!(g.checkout_request(&r).is_err());
+    }
+
+    #[test]
+    fn a_setup_fee_is_a_one_time_item_after_the_recurring_one() {
+        let gtq = |s: &str| Money::parse(s, Currency::GTQ).unwrap();
+        let plan = RecurringPlan::builder("Plan", gtq("99"), Interval::monthly())
+            .trial(Interval::days(14).unwrap())
+            .setup_fee(gtq("50"))
+            .build()
+            .unwrap();
+        let g = gateway();
+        let request = CheckoutRequest::new(plan).merchant_reference("order-7");
+        g.capabilities().check(&GatewayId::RECURRENTE, &request).unwrap();
+        let (req, _) = g.checkout_request(&request).unwrap();
+        let body = serde_json::to_value(validate::checkout(&req).unwrap()).unwrap();
+        assert_eq!(
+            body["items"],
+            serde_json::json!([
+                {"name": "Plan", "currency": "GTQ", "amount_in_cents": 9900, "charge_type": "recurring",
+                 "billing_interval": "month", "billing_interval_count": 1,
+                 "free_trial_interval": "day", "free_trial_interval_count": 14},
+                {"name": "Cuota de inscripción", "currency": "GTQ", "amount_in_cents": 5000}
+            ])
+        );
+        // Without a fee, one item.
+        let plain = RecurringPlan::builder("Plan", gtq("99"), Interval::days(30).unwrap())
+            .build()
+            .unwrap();
+        let (req, _) = g.checkout_request(&CheckoutRequest::new(plain)).unwrap();
+        let body = serde_json::to_value(validate::checkout(&req).unwrap()).unwrap();
+        assert_eq!(body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(body["items"][0]["billing_interval"], "day");
+        assert_eq!(body["items"][0]["billing_interval_count"], 30);
+    }
+
+    #[tokio::test]
+    async fn a_fee_below_the_minimum_names_its_item_before_anything_is_sent() {
+        let gtq = |s: &str| Money::parse(s, Currency::GTQ).unwrap();
+        let plan = RecurringPlan::builder("Plan", gtq("99"), Interval::monthly())
+            .setup_fee(gtq("4.99"))
+            .build()
+            .unwrap();
+        // The base URL is a closed port: reaching the network would be a transport error.
+        match gateway().create_checkout(&CheckoutRequest::new(plan)).await {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "items[1].amount_in_cents"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

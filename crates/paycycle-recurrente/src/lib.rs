@@ -5,7 +5,9 @@
 //! - [`RecurrenteGateway`] implements paycycle's [`RecurringGateway`]: recurring checkouts,
 //!   subscriptions, cancellation and verified webhooks, swappable with any other backend.
 //! - [`RecurrenteClient`] is a typed client for **every** endpoint of Recurrente's API reference:
-//!   checkouts (item details, recurring items, product ids, connected accounts), payment
+//!   checkouts (item details, recurring and one-time items together, catalogue prices and
+//!   product ids, payment methods and installments per item, setup checkouts that only save a
+//!   card, connected accounts), payment
 //!   intents, products and prices, coupons, subscriptions, users and customers
 //!   (`/api/customers`, found or created by e-mail), transfers, refunds, webhook endpoints and
 //!   one-time payments with a saved card. It authenticates with the secret key alone, or with
@@ -69,9 +71,10 @@ pub use config::{
     DEFAULT_BASE_URL, ENV_BASE_URL, ENV_PUBLIC_KEY, ENV_SECRET_KEY, ENV_WEBHOOK_SECRET, RecurrenteConfig,
     RecurrenteConfigBuilder,
 };
-pub use gateway::{RecurrenteGateway, capabilities};
+pub use gateway::{RecurrenteGateway, SETUP_FEE_ITEM_NAME, capabilities};
 pub use validate::{
-    CURRENCIES, METADATA_KEY_MAX_CHARS, METADATA_MAX_KEYS, METADATA_VALUE_MAX_CHARS, QUANTITY_RANGE, check_metadata,
+    CURRENCIES, INSTALLMENT_MONTHS, METADATA_KEY_MAX_CHARS, METADATA_MAX_KEYS, METADATA_VALUE_MAX_CHARS,
+    QUANTITY_RANGE, check_metadata, checkout_item_minimum,
 };
 pub use webhook::{RecurrenteWebhookVerifier, WebhookSecret, sign};
 

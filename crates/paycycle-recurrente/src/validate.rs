@@ -13,10 +13,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::wire::{
-    BillingInterval, CouponDiscount, CreateCheckout, CreateCoupon, CreateCustomer, CreateOneTimePayment, CreateProduct,
-    CreateTransfer, CreateUser, CreateWebhookEndpoint, CustomItem, LineItem, ListCheckouts, ListParams, Metadata,
-    NewPrice, PriceChange, ProductDetails, RecurringTerms, Requirement, UpdateCheckout, UpdateCoupon, UpdateCustomer,
-    UpdatePaymentIntent, UpdateProduct, UpdateSubscription,
+    AllowedPaymentMethod, BillingInterval, CheckoutMode, CouponDiscount, CreateCheckout, CreateCoupon, CreateCustomer,
+    CreateOneTimePayment, CreateProduct, CreateTransfer, CreateUser, CreateWebhookEndpoint, CustomItem, LineItem,
+    ListCheckouts, ListParams, Metadata, NewPrice, PriceChange, ProductDetails, RecurringTerms, Requirement,
+    UpdateCheckout, UpdateCoupon, UpdateCustomer, UpdatePaymentIntent, UpdateProduct, UpdateSubscription,
 };
 
 /// At most this many metadata keys.
@@ -30,6 +30,23 @@ pub const QUANTITY_RANGE: std::ops::RangeInclusive<u32> = 1..=9;
 
 /// The currencies Recurrente charges in.
 pub const CURRENCIES: [Currency; 2] = [Currency::GTQ, Currency::USD];
+
+/// The installment counts (months) an item may offer (`available_installments`).
+pub const INSTALLMENT_MONTHS: [u32; 4] = [3, 6, 12, 18];
+
+/// The smallest unit price of an item described in a checkout (`amount_in_cents`): 5.00 GTQ,
+/// 1.00 USD (Recurrente's current docs); `None` for a currency Recurrente does not charge in.
+/// A setup checkout's one-time items may be 0.
+pub fn checkout_item_minimum(currency: Currency) -> Option<Money> {
+    let cents = if currency == Currency::GTQ {
+        500
+    } else if currency == Currency::USD {
+        100
+    } else {
+        return None;
+    };
+    Money::from_minor_units(cents, currency).ok()
+}
 
 /// Checks metadata limits; `field` prefixes the error (`metadata`, `items[0].metadata`).
 ///
@@ -138,12 +155,13 @@ fn time(t: &DateTime<Utc>) -> String {
 
 fn unit(field: &str, interval: &Interval) -> Result<&'static str> {
     match BillingInterval::from_unit(interval.unit) {
+        BillingInterval::Day => Ok("day"),
         BillingInterval::Week => Ok("week"),
         BillingInterval::Month => Ok("month"),
         BillingInterval::Year => Ok("year"),
         other => Err(Error::invalid(
             field,
-            format!("Recurrente bills by week, month or year, not {other}"),
+            format!("Recurrente counts in days, weeks, months or years, not {other}"),
         )),
     }
 }
@@ -197,6 +215,8 @@ fn recurrence(field: &str, terms: &RecurringTerms) -> Result<RecurrenceBody> {
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub(crate) struct ItemBody {
     #[serde(skip_serializing_if = "Option::is_none")]
+    price_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     product_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
@@ -216,14 +236,19 @@ pub(crate) struct ItemBody {
     custom_terms_and_conditions: Option<String>,
     #[serde(flatten)]
     recurrence: RecurrenceBody,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    payment_method_types: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    available_installments: Vec<u32>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     metadata: Metadata,
 }
 
-/// Where items are used: checkouts need names and allow subscriptions; one-time payments don't.
+/// Where items are used: checkouts allow subscriptions and have minimum amounts (but for 0 in a
+/// setup checkout); one-time payments (a saved card charged) have neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ItemUse {
-    Checkout,
+    Checkout { setup: bool },
     OneTimePayment,
 }
 
@@ -241,6 +266,14 @@ fn items(items: &[LineItem], use_: ItemUse) -> Result<(Vec<ItemBody>, Option<Cur
     for (i, item) in items.iter().enumerate() {
         let field = format!("items[{i}].");
         let body = match item {
+            LineItem::Price(p) => {
+                path_id(&format!("{field}price_id"), &p.price_id)?;
+                ItemBody {
+                    price_id: Some(p.price_id.clone()),
+                    quantity: quantity(&format!("{field}quantity"), p.quantity)?,
+                    ..ItemBody::default()
+                }
+            }
             LineItem::Product(p) => {
                 non_empty(&format!("{field}product_id"), &p.product_id)?;
                 ItemBody {
@@ -278,7 +311,7 @@ fn custom_item(field: &str, c: &CustomItem, use_: ItemUse) -> Result<ItemBody> {
     if let Some(name) = &c.name {
         non_empty(&format!("{field}name"), name)?;
     }
-    let amount_in_cents = cents(field, &c.price)?;
+    let amount_in_cents = item_cents(field, c, use_)?;
     let recurrence = match (&c.recurring, use_) {
         (None, _) => RecurrenceBody::default(),
         (Some(_), ItemUse::OneTimePayment) => {
@@ -287,7 +320,7 @@ fn custom_item(field: &str, c: &CustomItem, use_: ItemUse) -> Result<ItemBody> {
                 "a one-time payment cannot start a subscription",
             ));
         }
-        (Some(terms), ItemUse::Checkout) => {
+        (Some(terms), ItemUse::Checkout { .. }) => {
             if terms.periods_before_allowed_to_cancel.is_some() {
                 return Err(Error::invalid(
                     format!("{field}periods_before_allowed_to_cancel"),
@@ -303,8 +336,11 @@ fn custom_item(field: &str, c: &CustomItem, use_: ItemUse) -> Result<ItemBody> {
             recurrence(field, terms)?
         }
     };
+    let payment_method_types = payment_methods(field, &c.payment_method_types)?;
+    installments(field, c)?;
     check_metadata(&format!("{field}metadata"), &c.metadata)?;
     Ok(ItemBody {
+        price_id: None,
         product_id: None,
         name: c.name.clone(),
         description: c.description.clone(),
@@ -315,8 +351,91 @@ fn custom_item(field: &str, c: &CustomItem, use_: ItemUse) -> Result<ItemBody> {
         has_dynamic_pricing: c.has_dynamic_pricing,
         custom_terms_and_conditions: c.custom_terms_and_conditions.clone(),
         recurrence,
+        payment_method_types,
+        available_installments: c.available_installments.clone(),
         metadata: c.metadata.clone(),
     })
+}
+
+/// An item's unit price in cents: as [`cents`], and in a checkout at least the minimum, except
+/// 0 for a one-time item of a setup checkout.
+fn item_cents(field: &str, c: &CustomItem, use_: ItemUse) -> Result<i64> {
+    let ItemUse::Checkout { setup } = use_ else {
+        return cents(field, &c.price);
+    };
+    if setup && c.recurring.is_none() && c.price.amount.is_zero() && CURRENCIES.contains(&c.price.currency) {
+        return Ok(0);
+    }
+    let amount_in_cents = cents(field, &c.price).map_err(|e| match e {
+        Error::InvalidInput { field, reason } if setup && reason.starts_with("must be positive") => {
+            Error::InvalidInput {
+                field,
+                reason: format!("{reason} (0 is allowed for a setup checkout's one-time items)"),
+            }
+        }
+        other => other,
+    })?;
+    if let Some(min) = checkout_item_minimum(c.price.currency) {
+        if c.price.amount < min.amount {
+            return Err(Error::invalid(
+                format!("{field}amount_in_cents"),
+                format!("must be at least {min} in a checkout, got {}", c.price),
+            ));
+        }
+    }
+    Ok(amount_in_cents)
+}
+
+/// An item's `payment_method_types`, as sent (a value this crate does not know passes through).
+fn payment_methods(field: &str, methods: &[AllowedPaymentMethod]) -> Result<Vec<String>> {
+    methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let text = m.as_str();
+            if text.trim().is_empty() || text.trim() != text {
+                return Err(Error::invalid(
+                    format!("{field}payment_method_types[{i}]"),
+                    format!("{text:?} is not a payment method type"),
+                ));
+            }
+            Ok(text.to_owned())
+        })
+        .collect()
+}
+
+/// An item's `available_installments`: one-time items in GTQ, paid by card, among 3/6/12/18.
+fn installments(field: &str, c: &CustomItem) -> Result<()> {
+    if c.available_installments.is_empty() {
+        return Ok(());
+    }
+    let f = format!("{field}available_installments");
+    if c.recurring.is_some() {
+        return Err(Error::invalid(f, "are available for one-time items only"));
+    }
+    if c.price.currency != Currency::GTQ {
+        return Err(Error::invalid(
+            f,
+            format!("are available in GTQ only, not {}", c.price.currency),
+        ));
+    }
+    if let Some(bad) = c
+        .available_installments
+        .iter()
+        .find(|m| !INSTALLMENT_MONTHS.contains(m))
+    {
+        return Err(Error::invalid(
+            f,
+            format!("must be among 3, 6, 12 and 18 months, got {bad}"),
+        ));
+    }
+    if !c.payment_method_types.is_empty() && !c.payment_method_types.contains(&AllowedPaymentMethod::Card) {
+        return Err(Error::invalid(
+            f,
+            "are paid by card, but payment_method_types leaves cards out",
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -329,6 +448,8 @@ pub(crate) struct TransferSetupBody {
 /// The body of `POST /api/checkouts`.
 #[derive(Debug, Serialize, PartialEq)]
 pub(crate) struct CheckoutBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
     items: Vec<ItemBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     success_url: Option<String>,
@@ -365,7 +486,18 @@ impl CheckoutBody {
 /// # Errors
 /// [`Error::InvalidInput`] naming the field.
 pub(crate) fn checkout(req: &CreateCheckout) -> Result<CheckoutBody> {
-    let (items, currency) = items(&req.items, ItemUse::Checkout)?;
+    let mode = match &req.mode {
+        None => None,
+        Some(m) if m.as_str().trim().is_empty() || m.as_str().trim() != m.as_str() => {
+            return Err(Error::invalid(
+                "mode",
+                format!("{:?} is not a checkout mode", m.as_str()),
+            ));
+        }
+        Some(m) => Some(m.as_str().to_owned()),
+    };
+    let setup = req.mode == Some(CheckoutMode::Setup);
+    let (items, currency) = items(&req.items, ItemUse::Checkout { setup })?;
     check_metadata("metadata", &req.metadata)?;
     if let Some(user) = &req.user_id {
         non_empty("user_id", user)?;
@@ -395,6 +527,7 @@ pub(crate) fn checkout(req: &CreateCheckout) -> Result<CheckoutBody> {
         });
     }
     Ok(CheckoutBody {
+        mode,
         items,
         success_url: req.success_url.as_ref().map(|u| u.to_string()),
         cancel_url: req.cancel_url.as_ref().map(|u| u.to_string()),
@@ -1023,7 +1156,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::wire::{CouponDuration, PaymentMethodSettings, TransferSetup};
+    use crate::wire::{CouponDuration, PaymentMethodSettings, PriceItem, TransferSetup};
 
     fn gtq(s: &str) -> Money {
         Money::parse(s, Currency::GTQ).unwrap()
@@ -1074,9 +1207,9 @@ mod tests {
             "items[0].product_id"
         );
         // No name is fine (the reference's connected-account example has none); a blank one is not.
-        assert!(checkout(&CreateCheckout::new([CustomItem::unnamed(gtq("1")).into()])).is_ok());
+        assert!(checkout(&CreateCheckout::new([CustomItem::unnamed(gtq("5")).into()])).is_ok());
         assert_eq!(
-            field(checkout(&CreateCheckout::new([CustomItem::new("  ", gtq("1")).into()]))),
+            field(checkout(&CreateCheckout::new([CustomItem::new("  ", gtq("5")).into()]))),
             "items[0].name"
         );
         let usd = Money::parse("1", Currency::USD).unwrap();
@@ -1301,5 +1434,309 @@ mod tests {
             field(create_one_time_payment(&CreateOneTimePayment::new("pay_m_1", []))),
             "items"
         );
+    }
+    fn usd(s: &str) -> Money {
+        Money::parse(s, Currency::USD).unwrap()
+    }
+
+    fn body(req: &CreateCheckout) -> Value {
+        serde_json::to_value(checkout(req).unwrap()).unwrap()
+    }
+
+    fn reason<T: std::fmt::Debug>(r: Result<T>) -> (String, String) {
+        match r {
+            Err(Error::InvalidInput { field, reason }) => (field, reason),
+            other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn catalogue_prices_send_their_price_id() {
+        let req = CreateCheckout::new([
+            LineItem::price("price_mirvwr9y"),
+            LineItem::price_times("price_2", 3),
+            LineItem::product("prod_1"),
+        ]);
+        assert_eq!(
+            body(&req),
+            json!({"items": [
+                {"price_id": "price_mirvwr9y"},
+                {"price_id": "price_2", "quantity": 3},
+                {"product_id": "prod_1"}
+            ]})
+        );
+        let from_struct: LineItem = PriceItem {
+            price_id: "price_3".into(),
+            quantity: None,
+        }
+        .into();
+        assert_eq!(from_struct, LineItem::price("price_3"));
+        for bad in ["", " ", " price_1", "price_1\n"] {
+            assert_eq!(
+                field(checkout(&CreateCheckout::new([LineItem::price(bad)]))),
+                "items[0].price_id",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([
+                banana().into(),
+                LineItem::price_times("price_1", 10)
+            ]))),
+            "items[1].quantity"
+        );
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([LineItem::price_times("price_1", 0)]))),
+            "items[0].quantity"
+        );
+        // One-time payments take catalogue prices too.
+        let otp = create_one_time_payment(&CreateOneTimePayment::new("pay_m_1", [LineItem::price("price_1")])).unwrap();
+        assert_eq!(
+            serde_json::to_value(otp).unwrap(),
+            json!({"payment_method_id": "pay_m_1", "items": [{"price_id": "price_1"}]})
+        );
+    }
+
+    #[test]
+    fn day_intervals_and_trials_are_sent_in_days() {
+        let terms = RecurringTerms::new(Interval::days(30).unwrap()).trial(Interval::days(14).unwrap());
+        let req = CreateCheckout::new([CustomItem::new("Plan", gtq("99")).recurring(terms).into()]);
+        assert_eq!(
+            body(&req),
+            json!({"items": [{
+                "name": "Plan", "currency": "GTQ", "amount_in_cents": 9900, "charge_type": "recurring",
+                "billing_interval": "day", "billing_interval_count": 30,
+                "free_trial_interval": "day", "free_trial_interval_count": 14
+            }]})
+        );
+        // Product prices too.
+        let product = CreateProduct::new(
+            "P",
+            NewPrice::recurring(gtq("10"), RecurringTerms::new(Interval::daily())),
+        );
+        assert_eq!(
+            serde_json::to_value(create_product(&product).unwrap()).unwrap()["product"]["prices_attributes"][0]["billing_interval"],
+            "day"
+        );
+    }
+
+    #[test]
+    fn a_sign_up_fee_and_several_subscriptions_in_one_checkout() {
+        // The official plugin's shape: the plan, then a one-time "Cuota de inscripción".
+        let plan = CustomItem::new("Plan", gtq("99"))
+            .quantity(1)
+            .recurring(RecurringTerms::new(Interval::monthly()).trial(Interval::days(14).unwrap()));
+        let fee = CustomItem::new("Cuota de inscripción", gtq("50")).quantity(1);
+        assert_eq!(
+            body(&CreateCheckout::new([plan.clone().into(), fee.clone().into()])),
+            json!({"items": [
+                {"name": "Plan", "amount_in_cents": 9900, "currency": "GTQ", "quantity": 1, "charge_type": "recurring",
+                 "billing_interval": "month", "billing_interval_count": 1,
+                 "free_trial_interval": "day", "free_trial_interval_count": 14},
+                {"name": "Cuota de inscripción", "amount_in_cents": 5000, "currency": "GTQ", "quantity": 1}
+            ]})
+        );
+        // Several subscriptions, each with its fee; and a catalogue price beside them.
+        let other = CustomItem::new("Extra", gtq("20")).recurring(RecurringTerms::new(Interval::weekly()));
+        let req = CreateCheckout::new([plan.into(), fee.clone().into(), other.into(), fee.into()])
+            .item(LineItem::price("price_1"));
+        let b = body(&req);
+        let kinds: Vec<_> = b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["charge_type"].as_str().unwrap_or("-"))
+            .collect();
+        assert_eq!(kinds, ["recurring", "-", "recurring", "-", "-"]);
+    }
+
+    #[test]
+    fn payment_method_types_are_sent_per_item() {
+        let item = banana().payment_method_types([
+            AllowedPaymentMethod::Card,
+            AllowedPaymentMethod::BankTransfer,
+            AllowedPaymentMethod::Balance,
+            AllowedPaymentMethod::Stablecoins,
+        ]);
+        let plan = CustomItem::new("Plan", gtq("50"))
+            .recurring(RecurringTerms::new(Interval::monthly()))
+            .payment_method_types([AllowedPaymentMethod::Card]);
+        assert_eq!(
+            body(&CreateCheckout::new([item.into(), plan.into(), banana().into()])),
+            json!({"items": [
+                {"name": "One Ripe Banana", "currency": "GTQ", "amount_in_cents": 3000,
+                 "payment_method_types": ["card", "bank_transfer", "balance", "stablecoins"]},
+                {"name": "Plan", "currency": "GTQ", "amount_in_cents": 5000, "charge_type": "recurring",
+                 "billing_interval": "month", "billing_interval_count": 1, "payment_method_types": ["card"]},
+                {"name": "One Ripe Banana", "currency": "GTQ", "amount_in_cents": 3000}
+            ]})
+        );
+        // A method this crate does not know passes through; a blank one is refused.
+        let newer = banana().payment_method_types([AllowedPaymentMethod::from("cash")]);
+        assert_eq!(
+            body(&CreateCheckout::new([newer.into()]))["items"][0]["payment_method_types"],
+            json!(["cash"])
+        );
+        for bad in ["", " card"] {
+            let item = banana().payment_method_types([AllowedPaymentMethod::Card, AllowedPaymentMethod::from(bad)]);
+            assert_eq!(
+                field(checkout(&CreateCheckout::new([banana().into(), item.into()]))),
+                "items[1].payment_method_types[1]",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            AllowedPaymentMethod::from("bank_transfer"),
+            AllowedPaymentMethod::BankTransfer
+        );
+    }
+
+    #[test]
+    fn installments_are_one_time_gtq_card_and_3_6_12_18() {
+        let tv = || CustomItem::new("TV", gtq("3000"));
+        assert_eq!(
+            body(&CreateCheckout::new([tv().installments([3, 6, 12, 18]).into()])),
+            json!({"items": [{"name": "TV", "currency": "GTQ", "amount_in_cents": 300000,
+                              "available_installments": [3, 6, 12, 18]}]})
+        );
+        // With cards among the methods, fine.
+        let card_and_transfer = tv()
+            .installments([3])
+            .payment_method_types([AllowedPaymentMethod::BankTransfer, AllowedPaymentMethod::Card]);
+        assert!(checkout(&CreateCheckout::new([card_and_transfer.into()])).is_ok());
+
+        let f = "items[1].available_installments";
+        for months in [vec![1], vec![3, 4], vec![0], vec![24], vec![6, 36]] {
+            let (got, why) = reason(checkout(&CreateCheckout::new([
+                banana().into(),
+                tv().installments(months.clone()).into(),
+            ])));
+            assert_eq!(got, f, "{months:?}");
+            assert!(why.contains("3, 6, 12 and 18"), "{why}");
+        }
+        let (got, why) = reason(checkout(&CreateCheckout::new([
+            banana().into(),
+            tv().recurring(RecurringTerms::new(Interval::monthly()))
+                .installments([3])
+                .into(),
+        ])));
+        assert_eq!(got, f);
+        assert!(why.contains("one-time"), "{why}");
+        let (got, why) = reason(checkout(&CreateCheckout::new([
+            CustomItem::new("A", usd("10")).into(),
+            CustomItem::new("TV", usd("300")).installments([3]).into(),
+        ])));
+        assert_eq!(got, f);
+        assert!(why.contains("GTQ"), "{why}");
+        let no_cards = tv()
+            .installments([6])
+            .payment_method_types([AllowedPaymentMethod::BankTransfer]);
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([banana().into(), no_cards.into()]))),
+            f
+        );
+    }
+
+    #[test]
+    fn checkout_items_have_minimum_amounts() {
+        // 5.00 GTQ and 1.00 USD are the smallest unit prices.
+        assert!(checkout(&CreateCheckout::new([CustomItem::new("x", gtq("5.00")).into()])).is_ok());
+        assert!(checkout(&CreateCheckout::new([CustomItem::new("x", usd("1.00")).into()])).is_ok());
+        let (f, why) = reason(checkout(&CreateCheckout::new([
+            CustomItem::new("x", gtq("4.99")).into()
+        ])));
+        assert_eq!(f, "items[0].amount_in_cents");
+        assert!(why.contains("5.00 GTQ"), "{why}");
+        let (f, why) = reason(checkout(&CreateCheckout::new([
+            CustomItem::new("x", usd("1")).into(),
+            CustomItem::new("y", usd("0.99")).into(),
+        ])));
+        assert_eq!(f, "items[1].amount_in_cents");
+        assert!(why.contains("1.00 USD"), "{why}");
+        // The minimum is per unit, whatever the quantity; recurring items too.
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([CustomItem::new("x", gtq("2.50"))
+                .quantity(2)
+                .into()]))),
+            "items[0].amount_in_cents"
+        );
+        let cheap_plan = CustomItem::new("x", gtq("4")).recurring(RecurringTerms::new(Interval::monthly()));
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([cheap_plan.into()]))),
+            "items[0].amount_in_cents"
+        );
+        // 0 only in a setup checkout.
+        let zero = || CustomItem::unnamed(gtq("0"));
+        assert_eq!(
+            field(checkout(&CreateCheckout::new([zero().into()]))),
+            "items[0].amount_in_cents"
+        );
+        // Not for one-time payments (a saved card charged) or transfer setups.
+        assert!(
+            create_one_time_payment(&CreateOneTimePayment::new(
+                "pay_m_1",
+                [CustomItem::unnamed(gtq("1")).into()]
+            ))
+            .is_ok()
+        );
+        let req = CreateCheckout::new([banana().into()]).transfer_setup(TransferSetup::new(gtq("1"), None));
+        assert!(checkout(&req).is_ok());
+        assert_eq!(checkout_item_minimum(Currency::GTQ), Some(gtq("5")));
+        assert_eq!(checkout_item_minimum(Currency::USD), Some(usd("1")));
+        assert_eq!(checkout_item_minimum(Currency::EUR), None);
+    }
+
+    #[test]
+    fn setup_checkouts_save_a_card_for_nothing() {
+        assert_eq!(
+            body(&CreateCheckout::setup()),
+            json!({"mode": "setup", "items": [{"currency": "GTQ", "amount_in_cents": 0}]})
+        );
+        // In USD, or with a name and a return URL.
+        let usd_setup = CreateCheckout::new([CustomItem::new("Tarjeta", usd("0")).into()])
+            .mode(CheckoutMode::Setup)
+            .success_url("https://shop.example/card-saved".parse().unwrap());
+        assert_eq!(
+            body(&usd_setup),
+            json!({"mode": "setup", "items": [{"name": "Tarjeta", "currency": "USD", "amount_in_cents": 0}],
+                   "success_url": "https://shop.example/card-saved"})
+        );
+        // Still no negative amounts, no zero recurring item, and non-zero amounts keep the minimum.
+        let (f, why) = reason(checkout(
+            &CreateCheckout::new([CustomItem::unnamed(gtq("-1")).into()]).mode(CheckoutMode::Setup),
+        ));
+        assert_eq!(f, "items[0].amount_in_cents");
+        assert!(why.contains("setup"), "{why}");
+        let zero_plan = CustomItem::unnamed(gtq("0")).recurring(RecurringTerms::new(Interval::monthly()));
+        assert_eq!(
+            field(checkout(
+                &CreateCheckout::new([zero_plan.into()]).mode(CheckoutMode::Setup)
+            )),
+            "items[0].amount_in_cents"
+        );
+        assert_eq!(
+            field(checkout(
+                &CreateCheckout::new([CustomItem::unnamed(gtq("1")).into()]).mode(CheckoutMode::Setup)
+            )),
+            "items[0].amount_in_cents"
+        );
+        let eur = Money::parse("0", Currency::EUR).unwrap();
+        assert_eq!(
+            field(checkout(
+                &CreateCheckout::new([CustomItem::unnamed(eur).into()]).mode(CheckoutMode::Setup)
+            )),
+            "items[0].currency"
+        );
+        // A mode this crate does not know passes through; a blank one is refused.
+        let other = CreateCheckout::new([banana().into()]).mode(CheckoutMode::from("payment"));
+        assert_eq!(body(&other)["mode"], "payment");
+        assert_eq!(
+            field(checkout(
+                &CreateCheckout::new([banana().into()]).mode(CheckoutMode::from(" "))
+            )),
+            "mode"
+        );
+        // Without a mode, nothing is sent.
+        assert!(body(&CreateCheckout::new([banana().into()])).get("mode").is_none());
     }
 }

@@ -220,6 +220,26 @@ pub(crate) mod de {
         Ok(opt_string(d)?.filter(|s| !s.is_empty()).map(|s| T::from(s.as_str())))
     }
 
+    /// A list of enum values; `null` gives `None`, and an entry that is not text is kept as
+    /// `Unknown` with its JSON text (a response never fails on it).
+    pub(crate) fn opt_enum_list<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: for<'a> From<&'a str>,
+    {
+        let Some(list) = Option::<Vec<serde_json::Value>>::deserialize(d)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            list.iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => T::from(s.as_str()),
+                    other => T::from(other.to_string().as_str()),
+                })
+                .collect(),
+        ))
+    }
+
     /// A JSON object; `null` gives an empty map.
     pub(crate) fn map<'de, D: Deserializer<'de>>(d: D) -> Result<serde_json::Map<String, serde_json::Value>, D::Error> {
         Ok(Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default())
@@ -326,7 +346,11 @@ wire_enum!(
 
 wire_enum!(
     /// `billing_interval` and `free_trial_interval` (one-time prices send `""`, read as absent).
+    /// The reference lists week, month and year; Recurrente's official plugin sends `day` too
+    /// (its trials are always in days, and it passes a daily billing period through).
     BillingInterval {
+        /// Days.
+        Day = "day",
         /// Weeks.
         Week = "week",
         /// Months.
@@ -389,6 +413,30 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// A payment method a checkout item accepts (`payment_method_types`, per item, as the
+    /// official plugin sends it). Without the list, the account's defaults apply.
+    AllowedPaymentMethod {
+        /// Credit or debit cards (installments are paid by card).
+        Card = "card",
+        /// Bank transfers.
+        BankTransfer = "bank_transfer",
+        /// The payer's Recurrente balance.
+        Balance = "balance",
+        /// Stablecoins.
+        Stablecoins = "stablecoins",
+    }
+);
+
+wire_enum!(
+    /// A checkout's `mode`.
+    CheckoutMode {
+        /// Saves (tokenizes) the payer's card without charging it: the card-update flow, whose
+        /// saved `pay_m_…` is then put on a subscription.
+        Setup = "setup",
+    }
+);
+
+wire_enum!(
     /// A transfer's `status`.
     TransferStatus {
         /// Done.
@@ -416,6 +464,7 @@ impl BillingInterval {
     /// The core unit.
     pub fn unit(&self) -> Option<IntervalUnit> {
         match self {
+            BillingInterval::Day => Some(IntervalUnit::Day),
             BillingInterval::Week => Some(IntervalUnit::Week),
             BillingInterval::Month => Some(IntervalUnit::Month),
             BillingInterval::Year => Some(IntervalUnit::Year),
@@ -426,6 +475,7 @@ impl BillingInterval {
     /// The wire value of a core unit.
     pub fn from_unit(unit: IntervalUnit) -> BillingInterval {
         match unit {
+            IntervalUnit::Day => BillingInterval::Day,
             IntervalUnit::Week => BillingInterval::Week,
             IntervalUnit::Month => BillingInterval::Month,
             IntervalUnit::Year => BillingInterval::Year,
@@ -444,6 +494,8 @@ fn money(cents: Option<i64>, currency: Option<Currency>) -> Option<Money> {
 // ---------------------------------------------------------------------------------------------
 
 /// The recurrence of an item or a price: every `interval`, with an optional free trial and end.
+/// Intervals and trials may be counted in days, weeks, months or years (`Interval::days(14)` is
+/// sent as `"day"` × 14, as the official plugin sends its trials).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecurringTerms {
@@ -512,6 +564,13 @@ pub struct CustomItem {
     pub custom_terms_and_conditions: Option<String>,
     /// Set for a subscription (`charge_type: recurring`); one-time otherwise.
     pub recurring: Option<RecurringTerms>,
+    /// The payment methods the payer may use (`payment_method_types`); empty: the account's
+    /// defaults (nothing is sent).
+    pub payment_method_types: Vec<AllowedPaymentMethod>,
+    /// Monthly installments the payer may choose (`available_installments`): among 3, 6, 12
+    /// and 18, one-time items in GTQ only, paid by card. Empty: the account's defaults
+    /// (nothing is sent).
+    pub available_installments: Vec<u32>,
     /// Your data on the item.
     pub metadata: Metadata,
 }
@@ -536,6 +595,8 @@ impl CustomItem {
             has_dynamic_pricing: None,
             custom_terms_and_conditions: None,
             recurring: None,
+            payment_method_types: Vec::new(),
+            available_installments: Vec::new(),
             metadata: Metadata::new(),
         }
     }
@@ -582,6 +643,21 @@ impl CustomItem {
         self
     }
 
+    /// Accepts only these payment methods for this item (`payment_method_types`).
+    #[must_use]
+    pub fn payment_method_types(mut self, methods: impl IntoIterator<Item = AllowedPaymentMethod>) -> Self {
+        self.payment_method_types = methods.into_iter().collect();
+        self
+    }
+
+    /// Offers paying in these monthly installments (`available_installments`): among 3, 6, 12
+    /// and 18; one-time items in GTQ only.
+    #[must_use]
+    pub fn installments(mut self, months: impl IntoIterator<Item = u32>) -> Self {
+        self.available_installments = months.into_iter().collect();
+        self
+    }
+
     /// Adds a metadata entry.
     #[must_use]
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -590,7 +666,19 @@ impl CustomItem {
     }
 }
 
-/// An item given by the id of a product created before (`product_id`).
+/// An item given by a catalogue price (`price_id`, `price_…`): the way Recurrente's guides
+/// and help articles check out a product's price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PriceItem {
+    /// The price (`price_…`).
+    pub price_id: String,
+    /// 1 to 9 (default 1).
+    pub quantity: Option<u32>,
+}
+
+/// An item given by the id of a product created before (`product_id`). Prefer [`PriceItem`]:
+/// a product with several prices is ambiguous.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProductItem {
@@ -608,9 +696,27 @@ pub enum LineItem {
     Custom(Box<CustomItem>),
     /// An existing product.
     Product(ProductItem),
+    /// A price of an existing product (preferred over [`LineItem::Product`]).
+    Price(PriceItem),
 }
 
 impl LineItem {
+    /// A catalogue price (`price_…`), quantity 1: `{"price_id": …}`.
+    pub fn price(price_id: impl Into<String>) -> Self {
+        LineItem::Price(PriceItem {
+            price_id: price_id.into(),
+            quantity: None,
+        })
+    }
+
+    /// A catalogue price, `quantity` times (1 to 9).
+    pub fn price_times(price_id: impl Into<String>, quantity: u32) -> Self {
+        LineItem::Price(PriceItem {
+            price_id: price_id.into(),
+            quantity: Some(quantity),
+        })
+    }
+
     /// An existing product, quantity 1.
     pub fn product(product_id: impl Into<String>) -> Self {
         LineItem::Product(ProductItem {
@@ -640,6 +746,12 @@ impl From<ProductItem> for LineItem {
     }
 }
 
+impl From<PriceItem> for LineItem {
+    fn from(item: PriceItem) -> Self {
+        LineItem::Price(item)
+    }
+}
+
 /// Part of a connected-account checkout's payment sent on to another account after payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -657,12 +769,19 @@ impl TransferSetup {
     }
 }
 
-/// `POST /api/checkouts`: a checkout for items described here or existing products.
+/// `POST /api/checkouts`: a checkout for items described here or existing prices or products.
+///
+/// Items may mix: one-time items next to recurring ones (a sign-up fee, charged once with the
+/// first payment), several recurring items (one order of several subscriptions). Custom
+/// items' unit prices are at least 5.00 GTQ or 1.00 USD (0 only in a setup checkout, see
+/// [`CreateCheckout::setup`]).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CreateCheckout {
     /// At least one; custom items must share one currency.
     pub items: Vec<LineItem>,
+    /// `setup`: save the card without charging it (see [`CreateCheckout::setup`]).
+    pub mode: Option<CheckoutMode>,
     /// Where the payer goes after paying.
     pub success_url: Option<Url>,
     /// Where the payer goes after abandoning.
@@ -687,6 +806,7 @@ impl CreateCheckout {
     pub fn new(items: impl IntoIterator<Item = LineItem>) -> Self {
         CreateCheckout {
             items: items.into_iter().collect(),
+            mode: None,
             success_url: None,
             cancel_url: None,
             user_id: None,
@@ -698,10 +818,28 @@ impl CreateCheckout {
         }
     }
 
+    /// A setup (tokenize-only) checkout: the payer saves a card and is charged nothing.
+    /// Sends `mode: "setup"` with one unnamed one-time item of 0.00 GTQ, which covers both
+    /// forms Recurrente's card-update guide has shown; once paid, the checkout's
+    /// [`payment_method`](Checkout::payment_method) (or the `setup_intent.succeeded` webhook)
+    /// names the saved `pay_m_…`, for
+    /// [`UpdateSubscription::payment_method`]. For USD, replace the item with one of 0.00 USD.
+    pub fn setup() -> Self {
+        let zero = Money::new(Decimal::ZERO, Currency::GTQ);
+        CreateCheckout::new([CustomItem::unnamed(zero).into()]).mode(CheckoutMode::Setup)
+    }
+
     /// Adds an item.
     #[must_use]
     pub fn item(mut self, item: impl Into<LineItem>) -> Self {
         self.items.push(item.into());
+        self
+    }
+
+    /// Sets the mode (`setup`: save the card without charging it).
+    #[must_use]
+    pub fn mode(mut self, mode: CheckoutMode) -> Self {
+        self.mode = Some(mode);
         self
     }
 
@@ -1626,8 +1764,14 @@ pub struct Checkout {
     pub checkout_url: Option<String>,
     /// The payment, once paid; `paymentable` is the subscription for subscription checkouts.
     pub payment: Option<PaymentRef>,
-    /// The payment method used, once paid.
+    /// The payment method used (the card saved, for a setup checkout), once paid.
     pub payment_method: Option<PaymentMethod>,
+    /// The payment methods the checkout's items allow, when they state any.
+    #[serde(deserialize_with = "de::opt_enum_list")]
+    pub payment_method_types: Option<Vec<AllowedPaymentMethod>>,
+    /// `setup` for a tokenize-only checkout, when the answer says.
+    #[serde(deserialize_with = "de::opt_enum")]
+    pub mode: Option<CheckoutMode>,
     /// Transfers to other accounts after payment.
     #[serde(deserialize_with = "de::vec")]
     pub transfer_setups: Vec<serde_json::Value>,
@@ -2256,5 +2400,76 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(c.subscription_id(), None);
+    }
+    #[test]
+    fn day_intervals_read_and_write_as_day() {
+        assert_eq!(BillingInterval::from("day"), BillingInterval::Day);
+        assert_eq!(BillingInterval::Day.unit(), Some(IntervalUnit::Day));
+        assert_eq!(BillingInterval::from_unit(IntervalUnit::Day), BillingInterval::Day);
+        assert_eq!(serde_json::to_value(BillingInterval::Day).unwrap(), json!("day"));
+        for u in [
+            IntervalUnit::Day,
+            IntervalUnit::Week,
+            IntervalUnit::Month,
+            IntervalUnit::Year,
+        ] {
+            assert_eq!(BillingInterval::from_unit(u).unit(), Some(u));
+            assert_eq!(BillingInterval::from_unit(u).as_str(), u.as_str());
+        }
+        // A price billed every 30 days with a 14-day trial (the official plugin's trials are in days).
+        let p: Price = serde_json::from_value(json!({
+            "billing_interval": "day", "billing_interval_count": 30,
+            "free_trial_interval": "day", "free_trial_interval_count": 14
+        }))
+        .unwrap();
+        assert_eq!(p.interval(), Some(Interval::days(30).unwrap()));
+        assert_eq!(p.trial(), Some(Interval::days(14).unwrap()));
+    }
+
+    #[test]
+    fn checkouts_read_payment_method_types_mode_and_the_saved_card() {
+        let c: Checkout = serde_json::from_value(json!({
+            "id": "ch_1", "status": "paid", "mode": "setup",
+            "payment_method_types": ["card", "bank_transfer", "balance", "stablecoins", "cash", 7],
+            "payment_method": {"id": "pay_m_1", "type": "card", "card": {"last4": "4242", "network": "visa"}},
+            "total_in_cents": "0", "currency": "GTQ"
+        }))
+        .unwrap();
+        assert_eq!(c.mode, Some(CheckoutMode::Setup));
+        assert_eq!(
+            c.payment_method_types,
+            Some(vec![
+                AllowedPaymentMethod::Card,
+                AllowedPaymentMethod::BankTransfer,
+                AllowedPaymentMethod::Balance,
+                AllowedPaymentMethod::Stablecoins,
+                AllowedPaymentMethod::Unknown("cash".into()),
+                AllowedPaymentMethod::Unknown("7".into()),
+            ])
+        );
+        assert_eq!(c.total(), Some(Money::from_minor_units(0, Currency::GTQ).unwrap()));
+        let pm = c.payment_method.unwrap();
+        assert_eq!((pm.id.as_str(), pm.kind), ("pay_m_1", Some(PaymentMethodType::Card)));
+        assert_eq!(pm.card.unwrap().last4.as_deref(), Some("4242"));
+        // Absent or null: none stated (the account's defaults).
+        let c: Checkout = serde_json::from_value(json!({"payment_method_types": null, "mode": ""})).unwrap();
+        assert_eq!((c.payment_method_types, c.mode), (None, None));
+        let c: Checkout = serde_json::from_value(json!({"payment_method_types": []})).unwrap();
+        assert_eq!(c.payment_method_types, Some(Vec::new()));
+    }
+
+    #[test]
+    fn a_setup_checkout_is_one_free_item_in_setup_mode() {
+        let s = CreateCheckout::setup();
+        assert_eq!(s.mode, Some(CheckoutMode::Setup));
+        assert_eq!(s.items.len(), 1);
+        match &s.items[0] {
+            LineItem::Custom(c) => {
+                assert!(c.price.amount.is_zero() && c.price.currency == Currency::GTQ);
+                assert!(c.recurring.is_none() && c.name.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(CreateCheckout::new([]).mode, None);
     }
 }

@@ -436,7 +436,7 @@ async fn statuses_map_to_errors() {
     let server = MockServer::start(fixed(422, r#"{"error":"El monto es muy bajo"}"#)).await;
     let err = server
         .client()
-        .create_checkout(&CreateCheckout::new([CustomItem::new("x", gtq("1")).into()]))
+        .create_checkout(&CreateCheckout::new([CustomItem::new("x", gtq("5")).into()]))
         .await
         .unwrap_err();
     assert!(!err.is_retryable() && !err.may_have_been_sent());
@@ -595,7 +595,7 @@ async fn invalid_requests_send_nothing() {
     let server = MockServer::start(documented).await;
     let client = server.client();
     let err = client
-        .create_checkout(&CreateCheckout::new([CustomItem::new("x", gtq("1"))
+        .create_checkout(&CreateCheckout::new([CustomItem::new("x", gtq("30"))
             .quantity(10)
             .into()]))
         .await

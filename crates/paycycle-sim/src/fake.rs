@@ -57,11 +57,13 @@ const SIGNATURE_HEADER: &str = "fake-webhook-signature";
 #[serde(rename_all = "snake_case")]
 pub enum Mimic {
     /// Cryptomus: weekly, monthly, every 3 months; intro offer, payer currency, callback URL;
-    /// no trials, no automatic end, no return URLs. Failed renewals cancel at once.
+    /// no trials, no sign-up fee, no automatic end, no return URLs. Failed renewals cancel at
+    /// once.
     Cryptomus,
-    /// Recurrente: any count of weeks, months, years; GTQ and USD; trials, automatic end,
-    /// return URLs; no intro offer, no payer currency, no per-checkout callback URL. Failed
-    /// renewals go past due and are retried 3 and 5 days later.
+    /// Recurrente: any count of days, weeks, months, years; GTQ and USD; trials, sign-up fees
+    /// (added to the first charge), automatic end, return URLs; no intro offer, no payer
+    /// currency, no per-checkout callback URL. Failed renewals go past due and are retried 3
+    /// and 5 days later.
     Recurrente,
     /// Everything supported.
     #[default]
@@ -107,19 +109,29 @@ impl Mimic {
                 c.customer = true;
             }
             Mimic::Recurrente => {
-                c.intervals =
-                    IntervalSupport::AnyCount(vec![IntervalUnit::Week, IntervalUnit::Month, IntervalUnit::Year]);
+                c.intervals = IntervalSupport::AnyCount(vec![
+                    IntervalUnit::Day,
+                    IntervalUnit::Week,
+                    IntervalUnit::Month,
+                    IntervalUnit::Year,
+                ]);
                 c.currencies = CurrencySupport::Only(vec![Currency::GTQ, Currency::USD]);
                 c.trial = true;
+                c.setup_fee = true;
                 c.end_after_periods = true;
                 c.return_urls = true;
                 c.customer = true;
             }
             Mimic::All => {
-                c.intervals =
-                    IntervalSupport::AnyCount(vec![IntervalUnit::Week, IntervalUnit::Month, IntervalUnit::Year]);
+                c.intervals = IntervalSupport::AnyCount(vec![
+                    IntervalUnit::Day,
+                    IntervalUnit::Week,
+                    IntervalUnit::Month,
+                    IntervalUnit::Year,
+                ]);
                 c.currencies = CurrencySupport::Any;
                 c.trial = true;
+                c.setup_fee = true;
                 c.intro_offer = true;
                 c.end_after_periods = true;
                 c.payer_currency = true;
@@ -162,6 +174,8 @@ struct State {
     checkouts: BTreeMap<String, FakeCheckout>,
     by_subscription: BTreeMap<String, String>,
     outbox: Vec<FakeWebhook>,
+    /// Sign-up fees by subscription id, added to the first charge.
+    setup_fees: BTreeMap<String, rust_decimal::Decimal>,
     seq: u64,
     events: u64,
 }
@@ -410,13 +424,34 @@ impl FakeGateway {
         Some(match &t.kind {
             TransitionKind::Activated => ("subscription.started", None),
             TransitionKind::TrialStarted { .. } => ("setup.succeeded", None),
-            TransitionKind::Charged { amount, payment_id, .. } => (
+            TransitionKind::Charged {
+                amount,
+                payment_id,
+                period_index,
+                attempt,
+                ..
+            } => (
                 "payment.succeeded",
-                payment(PaymentStatus::Succeeded, *amount, payment_id),
+                payment(
+                    PaymentStatus::Succeeded,
+                    self.with_setup_fee(t, *period_index, *attempt, *amount),
+                    payment_id,
+                ),
             ),
-            TransitionKind::ChargeFailed { amount, payment_id, .. } => {
-                ("payment.failed", payment(PaymentStatus::Failed, *amount, payment_id))
-            }
+            TransitionKind::ChargeFailed {
+                amount,
+                payment_id,
+                period_index,
+                attempt,
+                ..
+            } => (
+                "payment.failed",
+                payment(
+                    PaymentStatus::Failed,
+                    self.with_setup_fee(t, *period_index, *attempt, *amount),
+                    payment_id,
+                ),
+            ),
             TransitionKind::PastDue { .. } => ("subscription.past_due", None),
             TransitionKind::Paused => ("subscription.paused", None),
             TransitionKind::Resumed => ("subscription.resumed", None),
@@ -427,6 +462,24 @@ impl FakeGateway {
             // A recovery is told by its successful charge.
             _ => return None,
         })
+    }
+
+    /// A charge's amount, with the plan's sign-up fee added to the first charge (period 0,
+    /// first attempt; after a free trial, the first charge after it).
+    fn with_setup_fee(
+        &self,
+        t: &Transition,
+        period_index: u32,
+        attempt: u32,
+        amount: rust_decimal::Decimal,
+    ) -> rust_decimal::Decimal {
+        if period_index != 0 || attempt != 1 {
+            return amount;
+        }
+        match self.lock().setup_fees.get(t.subscription_id()) {
+            Some(fee) => amount.checked_add(*fee).unwrap_or(amount),
+            None => amount,
+        }
     }
 
     fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Option<Hmac<Sha256>> {
@@ -513,6 +566,10 @@ impl RecurringGateway for FakeGateway {
                 .merchant_reference
                 .clone()
                 .unwrap_or_else(|| format!("fake_ref_{:06}", st.seq));
+            if let Some(fee) = plan.setup_fee {
+                let sub_id = format!("fake_su_{:06}", st.seq);
+                st.setup_fees.insert(sub_id, fee.amount);
+            }
             (st.seq, reference)
         };
         let checkout_id = format!("fake_ch_{n:06}");
