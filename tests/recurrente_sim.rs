@@ -40,7 +40,11 @@ fn start() -> DateTime<Utc> {
 }
 
 fn config() -> SimConfig {
-    SimConfig::default().start(start())
+    // These tests follow the reference's legacy events one by one; the unified `intent.*` copies
+    // the simulator also sends by default are covered in tests/recurrente_today.rs.
+    SimConfig::default()
+        .start(start())
+        .recurrente_payment_events(paycycle_sim::RecurrentePaymentEvents::Legacy)
 }
 
 async fn sim() -> Simulator {
@@ -520,13 +524,18 @@ async fn connected_account_checkout_keeps_its_transfer_setups_and_its_events_say
         .transfer_setup(TransferSetup::new(gtq("2.50"), Some("ac_999999".into())));
     let created = c.create_checkout(&req).await.unwrap();
     let got = c.get_checkout(&created.id).await.unwrap();
-    assert_eq!(
-        got.transfer_setups,
-        [
-            json!({"amount_in_cents": 100, "recipient_id": null}),
-            json!({"amount_in_cents": 250, "recipient_id": "ac_999999"})
-        ]
-    );
+    // What was sent comes back, with the newer fields (DOCS list-checkouts): an id, a status, a currency.
+    let sent: Vec<_> = got
+        .transfer_setups
+        .iter()
+        .map(|t| (t["amount_in_cents"].clone(), t["recipient_id"].clone()))
+        .collect();
+    assert_eq!(sent, [(json!(100), json!(null)), (json!(250), json!("ac_999999"))]);
+    for t in &got.transfer_setups {
+        assert!(t["id"].as_str().is_some_and(|id| id.starts_with("ts_")), "{t}");
+        assert_eq!(t["status"], "pending", "{t}");
+        assert_eq!(t["currency"], "GTQ", "{t}");
+    }
     assert_eq!(got.total_in_cents, Some(3000));
 
     // The reference's own connected-account example has an item without a name: it goes through,
@@ -2141,7 +2150,7 @@ async fn unknown_ids_are_not_found_and_simulator_refusals_are_rejected_with_the_
     }
     // An unknown user, another body id.
     match c
-        .create_checkout(&CreateCheckout::new([CustomItem::new("x", gtq("1")).into()]).user_id("us_nobody"))
+        .create_checkout(&CreateCheckout::new([CustomItem::new("x", gtq("5")).into()]).user_id("us_nobody"))
         .await
     {
         Err(Error::Rejected {

@@ -90,14 +90,15 @@
 //! |---|---|
 //! | `GET /api/test` | 200 `{"message":"Hello <account name>"}` ([`SimConfig::recurrente_account_name`]) |
 //! | `POST /api/checkouts` | 201 `{"id":"ch_…","checkout_url":"{base}/checkout-session/ch_…"}` |
-//! | `GET /api/checkouts` (`from_time`, `until_time`, `user_id`, `page`, `items`), `GET`/`PATCH /api/checkouts/{id}` | 200, the checkout |
+//! | `GET /api/checkouts` (`from_time`, `until_time`, `user_id`, `page`, `items`), `GET`/`PATCH`/`PUT /api/checkouts/{id}` | 200, the checkout |
 //! | `PATCH /api/payment_intents/{id}` (also `/api/invoices/{inv_ or pa_}`, as the reference's code sends it) | 200, the payment intent |
+//! | `GET /api/intents/{id}` (`in_…`, or the `pa_…`/`ba_…` of the same payment) | 200, the payment in the unified `intent.*` shape |
 //! | `POST /api/products` (201), `GET /api/products`, `GET`/`PATCH`/`DELETE /api/products/{id}` | the product; delete: `{"id","status":"deleted"}` |
 //! | `POST /api/coupons` (201), `GET /api/coupons`, `GET`/`PATCH`/`DELETE /api/coupons/{id}` | the coupon; delete: `{"id","status":"deleted"}` |
-//! | `GET /api/subscriptions`, `GET /api/subscriptions/{id}`, `DELETE /api/subscriptions/{id}` | the subscription; delete: `{"message":"Suscripción cancelada"}` |
+//! | `GET /api/subscriptions`, `GET`/`PUT /api/subscriptions/{id}` (`{"payment_method_id": "pay_m_…"}`), `DELETE /api/subscriptions/{id}` | the subscription; delete: `{"message":"Suscripción cancelada"}` |
 //! | `POST /api/users`, `POST /api/transfers`, `POST /api/refunds`, `GET /api/refunds/{id}` | 200 |
 //! | `POST /api/customers` (find-or-create by e-mail: 201 created, 200 found), `GET /api/customers` (`{"customers":[…]}`), `GET`/`PUT`/`PATCH /api/customers/{id}` (or `?user_id=`) | the customer `{"id":"cus_…","user_id","email","name","phone","address","nit","metadata"}` |
-//! | `POST /api/webhook_endpoints` (200, with `signingSecret`), `GET /api/webhook_endpoints`, `DELETE /api/webhook_endpoints/{id}` | the endpoint(s) |
+//! | `POST /api/webhook_endpoints` (201, with `signingSecret`), `GET /api/webhook_endpoints`, `DELETE /api/webhook_endpoints/{id}` | the endpoint(s) |
 //! | `POST /api/one_time_payments` | 201 `{"id":"on_…","status":"paid"}` |
 //!
 //! ```
@@ -162,17 +163,35 @@
 //! - Validation: currency `GTQ`/`USD`; `amount_in_cents` a positive integer, as a number or a
 //!   numeric string (the reference sends both); `quantity` 1..9; metadata at most 50 keys, names
 //!   ≤ 40 and values ≤ 500 characters; URLs http(s); `billing_interval` and
-//!   `free_trial_interval` `week`/`month`/`year`; counts integers (`periods_before_automatic_cancellation`
-//!   ≥ 1, `""` is none); dynamic pricing only for one-time items; coupons: an
+//!   `free_trial_interval` `day`/`week`/`month`/`year` (days are exact days: a 10-day trial ends
+//!   10 days later); counts integers (`periods_before_automatic_cancellation`
+//!   ≥ 1, `""` is none); coupons: an
 //!   `amount_off_in_cents` with its `currency`, or a `percent_off` in (0, 100], not both;
 //!   `duration` `once`/`forever`.
+//! - Checkout items: by `price_id`, by `product_id` (its single price) or inline; inline amounts
+//!   at least 500 cents in GTQ, 100 in USD. Per-item options, as the official plugin sends them,
+//!   echoed on the checkout's `items`: `payment_method_types` (among `card`, `bank_transfer`,
+//!   `balance`, `stablecoins`; the payer can pay only with a method every item that states them
+//!   allows: another is refused, 409 from the control route); `available_installments` (months
+//!   among 3, 6, 12, 18; one-time items in GTQ only); `has_dynamic_pricing: true` (one-time items
+//!   only). Otherwise 400 naming the field (`items[0].available_installments`).
+//! - Setup (card-saving) checkouts: `mode: "setup"` (items optional), or a single one-time item
+//!   of `amount_in_cents: 0` (the only place 0 is allowed). Paying one by card charges nothing:
+//!   it saves a card (`pay_m_…`), the checkout is `paid` with it as its `payment_method` and
+//!   `setup_intent.succeeded` is sent (flat, the name under `event_type`, with
+//!   `payment_method {id, type: "card", card {last4, network}}` and `checkout {id, metadata}`);
+//!   a declined card sends `setup_intent.cancelled`; a bank transfer is refused. The saved card
+//!   then goes on a subscription with `PUT /api/subscriptions/{id}` (the card-update guide).
 //! - Shapes: the reference's examples' keys and types (`total_in_cents` a string, ids
 //!   `ch_`, `prod_`, `price_`, `coup_`, `su_`, `us_`, `pa_`, `ba_`, `inv_`, `re_`, `tr_`, `ep_`,
 //!   `pay_m_`, `on_`, `msg_`; times as each example prints them: checkouts in UTC seconds,
 //!   subscriptions, payments and refunds in `-06:00` with milliseconds, endpoints in UTC
-//!   microseconds, events in UTC milliseconds). Checkouts also have `live_mode` (false unless the
-//!   public key is `pk_live_…`), which the reference describes but its examples omit. Key
-//!   order is not kept (JSON objects are unordered).
+//!   microseconds, events in UTC milliseconds). Checkouts also have the newer fields: `live_mode`
+//!   (false unless the public key is `pk_live_…`), `subtotal_in_cents`, `discount` (null: no
+//!   coupon is applied to checkouts here), `custom_fields` (`[]`), `transfer_setups`
+//!   (`[{id "ts_…", status, amount_in_cents, currency, recipient_id}]`, `pending` until paid, then
+//!   `completed`), and `items` and `payment_method_types` (above). Key order is not kept (JSON
+//!   objects are unordered).
 //! - Lists: `page` (from 1) and `items` (default 10, at most 100), bare arrays (customers:
 //!   `{"customers":[…]}`), newest first, with the five headers of Recurrente's pagination page:
 //!   `Current-Page`, `Page-Items` (the page size, as in Ruby pagy, not the rows on the page),
@@ -197,7 +216,11 @@
 //!   `ba_…`); `POST /__sim/recurrente/bank_transfers/{ba_ or pa_}/settle` `{"succeeded": …}`
 //!   sends `bank_transfer_intent.succeeded` (and starts the subscription as above) or
 //!   `bank_transfer_intent.failed` (the checkout is `unpaid` again). A free trial cannot start
-//!   with a transfer.
+//!   with a transfer. A settled transfer gets a `bank_reference` (nine digits) from the bank and
+//!   shows the payer's `sender_comment` (given with `"sender_comment"` to the pay route or the
+//!   page's form, or to the settle route); both are `null` while pending and on a failed
+//!   transfer: top level in `bank_transfer_intent.*`, in `details` in `intent.*` and
+//!   `GET /api/intents/{id}`.
 //! - Each period renews with `payment_intent.succeeded` (the subscription as paymentable, a new
 //!   `pa_…`). After `POST /__sim/recurrente/subscriptions/{id}/fail_next_charge` (`{"count": N}`)
 //!   the next renewal fails: `payment_intent.failed` and `subscription.past_due`; it is retried 3
@@ -211,6 +234,18 @@
 //! - `POST /api/refunds` sends `refund.create`: the refund (`re_…`) with the refunded payment as
 //!   `payment_intent {id}`, `amount_in_cents` (the customer's refunded amount), `currency` and
 //!   `checkout` (with its `metadata`).
+//! - Every payment event goes out twice by default, as Recurrente does for an endpoint
+//!   subscribed to everything: in its legacy form (`payment_intent.*`, `bank_transfer_intent.*`)
+//!   and then as the unified `intent.succeeded` / `intent.pending` / `intent.failed`, as separate
+//!   Svix messages (different `svix-id`s). The unified body is the one `GET /api/intents/{id}`
+//!   serves (`type` `payment` or `bank_transfer`, `id` `in_…`, `status`, `raw_status`,
+//!   `amount_in_cents`, `currency`, `customer {id (the `cus_…`, else the user's id), email, nit}`,
+//!   `product {id}`, `checkout {id, metadata, …}`, `details`) with `event_type`, and
+//!   `payment {id, paymentable}` equal to the legacy event's: a receiver normalizes both to one
+//!   payment (and subscription) through `payment.id`. [`SimConfig::recurrente_payment_events`]
+//!   ([`RecurrentePaymentEvents`]: `Legacy`, `Unified`, `Both`), or while running
+//!   [`Simulator::set_recurrente_payment_events`] and `PUT /__sim/recurrente/payment_events`
+//!   `{"events": "legacy"}`, chooses. Refunds, setups and subscriptions have one form only.
 //!
 //! Every event goes to every enabled endpoint created with `POST /api/webhook_endpoints` (each
 //! signed with its own `signingSecret`, `whsec_` + base64 of 24 random bytes) and to
@@ -233,28 +268,35 @@
 //! failed retries); `subscription.create` at a trial's start; `unable_to_start` subscriptions
 //! from declined first payments; a second `DELETE` is 422 `{"message":"La suscripción ya está
 //! cancelada"}`; a user is unique by e-mail (`POST /api/users` again answers the same user);
-//! checkout items given by their details become products readable by id but not listed; an
-//! item with a `product_id` uses the product's first price; a checkout holds one recurring item
-//! and nothing else, in one currency; unknown `user_id`s are refused; the fee is 4.5 % (the
+//! checkout items given by their details become products readable by id but not listed; a
+//! checkout's recurring items share one recurrence and bill as one subscription (one-time items
+//! beside them are charged once, with the first payment), in one currency; unknown `user_id`s
+//! are refused; the fee is 4.5 % (the
 //! reference's `payment_intent.succeeded` example), `vat_withheld` 0, and a refund gives the
 //! customer everything and takes the amount less the fee from the account; transfers check no
 //! balance; renewals of a subscription started by bank transfer are ordinary payment intents;
-//! fractional `percent_off` comes back as a decimal string. Test-mode keys do send webhooks here
-//! (the reference says test checkouts do not; the simulator exists to test them).
+//! fractional `percent_off` comes back as a decimal string; the unified bodies' `payment` object
+//! and everything of them beyond the migration guide's common core; a setup checkout's
+//! `setup_intent` id is a `pa_…`, and its checkout becomes `paid`; transfer setup ids (`ts_…`)
+//! and statuses; `mode` values other than `setup` (`payment`, `subscription`) change nothing.
+//! Test-mode keys do send webhooks here (the reference says test checkouts do not; the
+//! simulator exists to test them).
 //!
 //! # Control API, payer pages
 //! `GET /pay/cryptomus/{uuid}` is a small HTML page with Accept and Decline buttons;
 //! `GET /checkout-session/{id}` (= `/pay/recurrente/{id}`) one with Recurrente's card, declined
-//! card and bank transfer buttons, and the bank's for a pending transfer. The `/__sim/...` JSON
-//! routes act as the payer and move the clock: see the `control` module table
-//! (`POST /__sim/cryptomus/recurrences/{uuid}/accept`, `…/cancel-by-user`,
+//! card and bank transfer buttons (only those the checkout's items allow; the transfer's with a
+//! comment field; "Save card" on a setup checkout), and the bank's for a pending transfer. The
+//! `/__sim/...` JSON routes act as the payer and move the clock. Each provider has its own
+//! (`POST /__sim/cryptomus/recurrences/{uuid}/accept`, `…/cancel-by-user`;
 //! `POST /__sim/recurrente/checkouts/{id}/pay`, `POST /__sim/recurrente/bank_transfers/{id}/settle`,
 //! `POST /__sim/recurrente/subscriptions/{id}/fail_next_charge`, `…/pause`, `…/resume`,
-//! `POST /__sim/recurrente/payment_methods/{id}/fail_next_charge`,
+//! `…/reactivate`, `POST /__sim/recurrente/payment_methods/{id}/fail_next_charge`,
 //! `POST /__sim/recurrente/webhook_endpoints/{id}/disable`, `…/enable`,
-//! `POST /__sim/clock/advance` with `{"days": N}` or `{"seconds": N}` (renewals of both
-//! providers), `GET /__sim/clock`, `GET /__sim/webhooks`, `PUT`/`GET`/`DELETE /__sim/delivery`).
-//! The [`Simulator`] handle has in-process equivalents.
+//! `PUT`/`GET /__sim/recurrente/payment_events`), and some are shared
+//! (`POST /__sim/clock/advance` with `{"days": N}` or `{"seconds": N}` (renewals of both
+//! providers), `GET /__sim/clock`, `GET /__sim/webhooks`, `PUT`/`GET`/`DELETE /__sim/delivery`,
+//! `POST`/`DELETE /__sim/faults`). The [`Simulator`] handle has in-process equivalents.
 //!
 //! # Webhook delivery modes
 //! By default webhooks go through one queue, in order, each delivered once (with retries) before
@@ -315,8 +357,11 @@
     clippy::missing_errors_doc
 )]
 
-mod clock;
-pub mod engine;
+mod state;
+pub use state::engine;
+// The in-memory fake reaches the clock by this path.
+#[cfg(feature = "fake")]
+use state::clock;
 #[cfg(feature = "fake")]
 pub mod fake;
 
@@ -325,36 +370,34 @@ mod control;
 #[cfg(feature = "server")]
 mod cryptomus;
 #[cfg(feature = "server")]
-mod delivery;
-#[cfg(feature = "server")]
-mod faults;
-#[cfg(feature = "server")]
-mod pages;
-#[cfg(feature = "server")]
 mod recurrente;
 #[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
+mod web;
 
 use std::net::SocketAddr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-pub use clock::{ClockError, VirtualClock};
-#[cfg(feature = "server")]
-pub use delivery::{
-    Attempt, DeliveryMode, DeliveryOutcome, DeliveryPolicy, DeliveryRecord, MAX_CONCURRENT_DELIVERIES, MAX_COPIES,
-    SHUFFLE_IDLE,
-};
 pub use engine::{Engine, EngineError, Transition, TransitionKind};
-#[cfg(feature = "server")]
-pub use faults::Fault;
 #[cfg(feature = "server")]
 pub use recurrente::{Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
 #[cfg(feature = "server")]
-pub use server::{
+pub use server::Simulator;
+pub use state::clock::{ClockError, VirtualClock};
+#[cfg(feature = "server")]
+pub use state::delivery::{
+    Attempt, DeliveryMode, DeliveryOutcome, DeliveryPolicy, DeliveryRecord, MAX_CONCURRENT_DELIVERIES, MAX_COPIES,
+    SHUFFLE_IDLE,
+};
+#[cfg(feature = "server")]
+pub use state::faults::Fault;
+#[cfg(feature = "server")]
+pub use state::{
     Advanced, DEFAULT_CRYPTOMUS_MERCHANT_ID, DEFAULT_CRYPTOMUS_PAYMENT_KEY, DEFAULT_RECURRENTE_ACCOUNT_NAME,
-    DEFAULT_RECURRENTE_PUBLIC_KEY, DEFAULT_RECURRENTE_SECRET_KEY, DEFAULT_RECURRENTE_WEBHOOK_SECRET, SimConfig,
-    Simulator,
+    DEFAULT_RECURRENTE_PUBLIC_KEY, DEFAULT_RECURRENTE_SECRET_KEY, DEFAULT_RECURRENTE_WEBHOOK_SECRET,
+    RecurrentePaymentEvents, SimConfig,
 };
 
 /// What went wrong in the simulator.

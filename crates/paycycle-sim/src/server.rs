@@ -1,314 +1,32 @@
-//! The [`Simulator`] handle: configuration, the HTTP server, and the state every frontend shares.
+//! The [`Simulator`] handle: starts and stops the HTTP server, composes the frontends' routers
+//! over the shared state, and offers in-process equivalents of the control routes.
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use chrono::{DateTime, Utc};
+use paycycle_core::GatewayId;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::clock::VirtualClock;
-use crate::delivery::{Delivery, DeliveryMode, DeliveryPolicy, DeliveryRecord};
-use crate::engine::{Engine, IdGen, Transition};
+use crate::engine::Transition;
 use crate::recurrente::{self, Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
-use crate::{SimError, control, cryptomus, pages};
+use crate::state::clock::VirtualClock;
+use crate::state::delivery::{Delivery, DeliveryMode, DeliveryRecord};
+use crate::state::faults::Fault;
+use crate::state::{Advanced, RecurrentePaymentEvents, Renderer, Shared, SimConfig};
+use crate::{SimError, control, cryptomus};
 
-/// The Cryptomus merchant id used when `CRYPTOMUS_MERCHANT_ID` is not set.
-pub const DEFAULT_CRYPTOMUS_MERCHANT_ID: &str = "5c0ffee0-0000-4000-8000-00000000c0de";
-
-/// The Cryptomus payment key used when `CRYPTOMUS_PAYMENT_KEY` is not set.
-pub const DEFAULT_CRYPTOMUS_PAYMENT_KEY: &str = "paycycle-sim-cryptomus-payment-key-not-a-secret";
-
-/// The Recurrente public key (`X-PUBLIC-KEY`) used when `RECURRENTE_PUBLIC_KEY` is not set.
-pub const DEFAULT_RECURRENTE_PUBLIC_KEY: &str = "pk_test_paycycle_sim";
-
-/// The Recurrente secret key (`X-SECRET-KEY`) used when `RECURRENTE_SECRET_KEY` is not set.
-pub const DEFAULT_RECURRENTE_SECRET_KEY: &str = "sk_test_paycycle_sim";
-
-/// The secret that signs Recurrente webhooks sent to [`SimConfig::recurrente_webhook_url`] when
-/// `RECURRENTE_WEBHOOK_SECRET` is not set: `whsec_` + base64 of the 24 bytes
-/// `paycycle-sim-not-secret!`.
-pub const DEFAULT_RECURRENTE_WEBHOOK_SECRET: &str = "whsec_cGF5Y3ljbGUtc2ltLW5vdC1zZWNyZXQh";
-
-/// The account name `GET /api/test` greets (`{"message":"Hello paycycle-sim"}`).
-pub const DEFAULT_RECURRENTE_ACCOUNT_NAME: &str = "paycycle-sim";
-
-/// How to run a [`Simulator`].
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct SimConfig {
-    /// Where to listen; must be a loopback address. Default `127.0.0.1:0` (any free port).
-    pub addr: SocketAddr,
-    /// The virtual clock's start; `None` (the default) is the real time, truncated to the second.
-    pub start: Option<DateTime<Utc>>,
-    /// The Cryptomus merchant id the `merchant` header must carry.
-    pub cryptomus_merchant_id: String,
-    /// The Cryptomus payment key requests and webhooks are signed with.
-    pub cryptomus_payment_key: String,
-    /// The Recurrente `X-PUBLIC-KEY` every `/api/...` request must carry.
-    pub recurrente_public_key: String,
-    /// The Recurrente `X-SECRET-KEY` every `/api/...` request must carry.
-    pub recurrente_secret_key: String,
-    /// A URL that receives every Recurrente event (as the endpoint configured in Recurrente's
-    /// dashboard would), besides the endpoints created with `POST /api/webhook_endpoints`.
-    pub recurrente_webhook_url: Option<String>,
-    /// The `whsec_…` secret the events sent to `recurrente_webhook_url` are signed with.
-    pub recurrente_webhook_secret: String,
-    /// The account name `GET /api/test` answers with.
-    pub recurrente_account_name: String,
-    /// Pausing a Recurrente subscription sends the legacy `subscription.paused` (the seed
-    /// reference's, and the official plugin's) instead of today's `subscription.pause`.
-    /// Default `false`.
-    pub recurrente_legacy_pause_event: bool,
-    /// Webhook retries.
-    pub delivery: DeliveryPolicy,
-    /// Sequential uuid-shaped ids (`00000000-0000-4000-8000-000000000001`…) for reproducible output.
-    pub deterministic_ids: bool,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        SimConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            start: None,
-            cryptomus_merchant_id: DEFAULT_CRYPTOMUS_MERCHANT_ID.to_owned(),
-            cryptomus_payment_key: DEFAULT_CRYPTOMUS_PAYMENT_KEY.to_owned(),
-            recurrente_public_key: DEFAULT_RECURRENTE_PUBLIC_KEY.to_owned(),
-            recurrente_secret_key: DEFAULT_RECURRENTE_SECRET_KEY.to_owned(),
-            recurrente_webhook_url: None,
-            recurrente_webhook_secret: DEFAULT_RECURRENTE_WEBHOOK_SECRET.to_owned(),
-            recurrente_account_name: DEFAULT_RECURRENTE_ACCOUNT_NAME.to_owned(),
-            recurrente_legacy_pause_event: false,
-            delivery: DeliveryPolicy::default(),
-            deterministic_ids: false,
-        }
-    }
-}
-
-impl fmt::Debug for SimConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimConfig")
-            .field("addr", &self.addr)
-            .field("start", &self.start)
-            .field("cryptomus_merchant_id", &self.cryptomus_merchant_id)
-            .field("cryptomus_payment_key", &"[redacted]")
-            .field("recurrente_public_key", &self.recurrente_public_key)
-            .field("recurrente_secret_key", &"[redacted]")
-            .field("recurrente_webhook_url", &self.recurrente_webhook_url)
-            .field("recurrente_webhook_secret", &"[redacted]")
-            .field("recurrente_account_name", &self.recurrente_account_name)
-            .field("recurrente_legacy_pause_event", &self.recurrente_legacy_pause_event)
-            .field("delivery", &self.delivery)
-            .field("deterministic_ids", &self.deterministic_ids)
-            .finish()
-    }
-}
-
-impl SimConfig {
-    /// The defaults, with the credentials the provider clients read when they are set and not
-    /// empty: `CRYPTOMUS_MERCHANT_ID`, `CRYPTOMUS_PAYMENT_KEY`, `RECURRENTE_PUBLIC_KEY`,
-    /// `RECURRENTE_SECRET_KEY` and `RECURRENTE_WEBHOOK_SECRET` (the first secret when it lists
-    /// several, comma-separated, as the Recurrente client accepts during a rotation).
-    pub fn from_env() -> SimConfig {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let mut c = SimConfig::default();
-        if let Some(m) = var("CRYPTOMUS_MERCHANT_ID") {
-            c.cryptomus_merchant_id = m;
-        }
-        if let Some(k) = var("CRYPTOMUS_PAYMENT_KEY") {
-            c.cryptomus_payment_key = k;
-        }
-        if let Some(k) = var("RECURRENTE_PUBLIC_KEY") {
-            c.recurrente_public_key = k;
-        }
-        if let Some(k) = var("RECURRENTE_SECRET_KEY") {
-            c.recurrente_secret_key = k;
-        }
-        if let Some(first) = var("RECURRENTE_WEBHOOK_SECRET")
-            .and_then(|v| v.split(',').map(str::trim).find(|s| !s.is_empty()).map(str::to_owned))
-        {
-            c.recurrente_webhook_secret = first;
-        }
-        c
-    }
-
-    /// Sets the listening address (loopback only).
-    #[must_use]
-    pub fn addr(mut self, addr: SocketAddr) -> Self {
-        self.addr = addr;
-        self
-    }
-
-    /// Starts the virtual clock at `start`.
-    #[must_use]
-    pub fn start(mut self, start: DateTime<Utc>) -> Self {
-        self.start = Some(start);
-        self
-    }
-
-    /// Sets the Cryptomus credentials.
-    #[must_use]
-    pub fn cryptomus_credentials(mut self, merchant_id: impl Into<String>, payment_key: impl Into<String>) -> Self {
-        self.cryptomus_merchant_id = merchant_id.into();
-        self.cryptomus_payment_key = payment_key.into();
-        self
-    }
-
-    /// Sets the Recurrente API keys (`X-PUBLIC-KEY`, `X-SECRET-KEY`).
-    #[must_use]
-    pub fn recurrente_keys(mut self, public_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
-        self.recurrente_public_key = public_key.into();
-        self.recurrente_secret_key = secret_key.into();
-        self
-    }
-
-    /// Sends every Recurrente event to `url` too (loopback only), signed with
-    /// [`SimConfig::recurrente_webhook_secret`].
-    #[must_use]
-    pub fn recurrente_webhook_url(mut self, url: impl Into<String>) -> Self {
-        self.recurrente_webhook_url = Some(url.into());
-        self
-    }
-
-    /// Sets the `whsec_…` secret of [`SimConfig::recurrente_webhook_url`].
-    #[must_use]
-    pub fn recurrente_webhook_secret(mut self, secret: impl Into<String>) -> Self {
-        self.recurrente_webhook_secret = secret.into();
-        self
-    }
-
-    /// Sets the account name `GET /api/test` greets.
-    #[must_use]
-    pub fn recurrente_account_name(mut self, name: impl Into<String>) -> Self {
-        self.recurrente_account_name = name.into();
-        self
-    }
-
-    /// Sends the legacy `subscription.paused` when a Recurrente subscription is paused, instead
-    /// of today's `subscription.pause` (the default).
-    #[must_use]
-    pub fn recurrente_legacy_pause_event(mut self, yes: bool) -> Self {
-        self.recurrente_legacy_pause_event = yes;
-        self
-    }
-
-    /// Sets the webhook retry policy.
-    #[must_use]
-    pub fn delivery(mut self, policy: DeliveryPolicy) -> Self {
-        self.delivery = policy;
-        self
-    }
-
-    /// Makes ids sequential and reproducible.
-    #[must_use]
-    pub fn deterministic_ids(mut self, yes: bool) -> Self {
-        self.deterministic_ids = yes;
-        self
-    }
-}
-
-/// What [`Simulator::advance`] did.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Advanced {
-    /// The new simulated time.
-    pub now: DateTime<Utc>,
-    /// Every transition that fell due, in time order (their webhooks are queued).
-    pub transitions: Vec<Transition>,
-}
-
-/// The state every frontend shares: one engine, one clock, one delivery queue.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) engine: Engine,
-    pub(crate) clock: Arc<VirtualClock>,
-    pub(crate) delivery: Delivery,
-    pub(crate) base_url: String,
-    pub(crate) config: SimConfig,
-    /// Recurrente's objects beyond the engine's subscriptions.
-    pub(crate) recurrente: recurrente::Store,
-    /// Canned answers waiting to be served (see [`crate::faults`]).
-    pub(crate) faults: crate::faults::Faults,
-    /// Held across "engine operation + dispatch of its transitions" by the operations that
-    /// need their webhooks rendered in engine order (Recurrente's, the clock's), so two of them
-    /// never interleave their dispatches.
-    serial: Mutex<()>,
-}
-
-impl Shared {
-    /// Takes the lock that serializes engine operations with their dispatch. Not reentrant:
-    /// under it, use [`Shared::sync_held`], never [`Shared::sync`] or [`Shared::advance`].
-    pub(crate) fn serial(&self) -> MutexGuard<'_, ()> {
-        self.serial.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Queues the webhooks of `transitions`, each rendered by the frontend owning its subscription.
-    pub(crate) fn dispatch(&self, transitions: &[Transition]) {
-        for t in transitions {
-            let webhooks = if *t.gateway() == cryptomus::GATEWAY {
-                cryptomus::render(self, t)
-            } else if *t.gateway() == recurrente::GATEWAY {
-                recurrente::apply(self, t)
-            } else {
-                // Subscriptions of other gateways (an in-memory fake driving the engine) send
-                // no webhooks.
-                Vec::new()
-            };
-            for w in webhooks {
-                self.delivery.enqueue(w);
-            }
-        }
-    }
-
-    /// Delivers an engine outcome's transitions and returns its result.
-    pub(crate) fn run<T>(&self, outcome: crate::engine::Outcome<T>) -> Result<T, crate::engine::EngineError> {
-        self.dispatch(&outcome.transitions);
-        outcome.result
-    }
-
-    /// Processes what fell due up to the clock's time and queues its webhooks.
-    pub(crate) fn sync(&self) -> Vec<Transition> {
-        let _serial = self.serial();
-        self.sync_held()
-    }
-
-    /// [`Shared::sync`] for a caller holding [`Shared::serial`].
-    pub(crate) fn sync_held(&self) -> Vec<Transition> {
-        let t = self.engine.catch_up();
-        self.dispatch(&t);
-        t
-    }
-
-    /// Moves the clock and processes what fell due.
-    pub(crate) fn advance(&self, by: chrono::Duration) -> Result<Advanced, SimError> {
-        let _serial = self.serial();
-        let now = self.clock.advance(by)?;
-        let transitions = self.engine.advance_to(now);
-        self.dispatch(&transitions);
-        Ok(Advanced { now, transitions })
-    }
-}
-
-/// Every route: the providers' APIs, the payer pages and the `/__sim` control API.
-///
-/// Each provider contributes a `routes()` router over the same [`Shared`] state.
-fn router(shared: Arc<Shared>) -> Router {
+/// Every route: each provider's API, control routes and payer pages, the shared `/__sim`
+/// control routes, and in front of them all the fault injection.
+fn router(shared: Arc<Shared>, recurrente: recurrente::Frontend) -> Router {
     Router::new()
-        .merge(cryptomus::routes())
-        .merge(recurrente::routes())
-        .merge(pages::routes())
-        .merge(control::routes())
-        .route(
-            "/__sim/faults",
-            axum::routing::post(crate::faults::add).delete(crate::faults::clear),
-        )
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            crate::faults::inject,
-        ))
-        .with_state(shared)
+        .merge(cryptomus::router(shared.clone()))
+        .merge(recurrente::router(recurrente))
+        .merge(control::router(shared.clone()))
+        .layer(axum::middleware::from_fn_with_state(shared, control::inject_faults))
 }
 
 /// A running simulator: an HTTP server on loopback speaking the providers' APIs, a virtual
@@ -318,6 +36,7 @@ fn router(shared: Arc<Shared>) -> Router {
 /// worker (without waiting).
 pub struct Simulator {
     shared: Arc<Shared>,
+    recurrente: recurrente::Frontend,
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
@@ -363,24 +82,18 @@ impl Simulator {
             Some(start) => VirtualClock::new(start),
             None => VirtualClock::starting_now(),
         });
-        let ids = Arc::new(if config.deterministic_ids {
-            IdGen::sequential()
-        } else {
-            IdGen::random()
-        });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (delivery, worker) = Delivery::start(config.delivery.clone(), shutdown_rx.clone());
-        let shared = Arc::new(Shared {
-            engine: Engine::new(clock.clone(), ids),
-            clock,
-            delivery,
-            base_url,
-            config,
-            recurrente: recurrente::Store::default(),
-            faults: crate::faults::Faults::default(),
-            serial: Mutex::new(()),
-        });
-        let app = router(shared.clone());
+        // Each frontend that sends webhooks renders its own gateway's transitions; Recurrente's
+        // objects are both its renderer and its routes' state.
+        let recurrente_objects = Arc::new(recurrente::Store::default());
+        let renderers: Vec<(GatewayId, Arc<dyn Renderer>)> = vec![
+            (cryptomus::GATEWAY, Arc::new(cryptomus::Webhooks)),
+            (recurrente::GATEWAY, recurrente_objects.clone()),
+        ];
+        let shared = Arc::new(Shared::new(config, base_url, clock, delivery, renderers));
+        let recurrente = recurrente::Frontend::new(shared.clone(), recurrente_objects);
+        let app = router(shared.clone(), recurrente.clone());
         let mut stop = shutdown_rx;
         let server = tokio::spawn(async move {
             let graceful = async move {
@@ -392,6 +105,7 @@ impl Simulator {
         });
         Ok(Simulator {
             shared,
+            recurrente,
             addr,
             shutdown,
             server: Some(server),
@@ -507,7 +221,12 @@ impl Simulator {
     /// is paid, expired or has a transfer pending, when the product disallows the payment
     /// method, or for a bank transfer that would start a free trial.
     pub fn recurrente_pay(&self, checkout_id: &str, outcome: RecurrenteOutcome) -> Result<RecurrenteAttempt, SimError> {
-        recurrente::pay(&self.shared, checkout_id, outcome, &recurrente::Payer::default())
+        recurrente::pay(
+            &self.recurrente.sim(),
+            checkout_id,
+            outcome,
+            &recurrente::Payer::default(),
+        )
     }
 
     /// The bank confirms (`succeeded`) or rejects a pending Recurrente bank transfer, named by
@@ -521,7 +240,7 @@ impl Simulator {
         payment_id: &str,
         succeeded: bool,
     ) -> Result<RecurrenteAttempt, SimError> {
-        recurrente::settle(&self.shared, payment_id, succeeded)
+        recurrente::settle(&self.recurrente.sim(), payment_id, succeeded, None)
     }
 
     /// Makes the next `count` charges of a Recurrente subscription fail: the next renewal goes
@@ -531,21 +250,27 @@ impl Simulator {
     /// # Errors
     /// [`SimError::NotFound`] for an unknown subscription, [`SimError::Engine`] for an ended one.
     pub fn recurrente_fail_next_charge(&self, subscription_id: &str, count: u32) -> Result<(), SimError> {
-        recurrente::fail_next_charge(&self.shared, subscription_id, count).map(|_| ())
+        recurrente::fail_next_charge(&self.recurrente.sim(), subscription_id, count).map(|_| ())
+    }
+
+    /// Chooses which forms of Recurrente's payment events are sent from now on (see
+    /// [`SimConfig::recurrente_payment_events`]); also `PUT /__sim/recurrente/payment_events`.
+    pub fn set_recurrente_payment_events(&self, events: RecurrentePaymentEvents) {
+        recurrente::set_payment_events(&self.recurrente.sim(), events);
     }
 
     /// A Recurrente checkout as `GET /api/checkouts/{id}` answers it.
     pub fn recurrente_checkout(&self, id: &str) -> Option<serde_json::Value> {
-        recurrente::checkout_value(&self.shared, id)
+        recurrente::checkout_value(&self.recurrente.sim(), id)
     }
 
     /// A Recurrente subscription as `GET /api/subscriptions/{id}` answers it.
     pub fn recurrente_subscription(&self, id: &str) -> Option<serde_json::Value> {
-        recurrente::subscription_value(&self.shared, id)
+        recurrente::subscription_value(&self.recurrente.sim(), id)
     }
 
     /// Makes the next requests to a path answer `fault` instead (a CDN's HTML page, a 429, …).
-    pub fn inject_fault(&self, fault: crate::faults::Fault) {
+    pub fn inject_fault(&self, fault: Fault) {
         self.shared.faults.add(fault);
     }
 

@@ -187,12 +187,26 @@ async fn recurrente_copies_keep_the_svix_id_and_verify() {
         let id = headers.get("svix-id").unwrap().to_str().unwrap().to_owned();
         by_id.entry(id).or_default().push(body.clone());
     }
-    // payment_intent.succeeded and subscription.create, twice each under one svix-id.
-    assert_eq!(by_id.len(), 2, "{by_id:#?}");
+    // payment_intent.succeeded, its unified intent.succeeded (a message of its own) and
+    // subscription.create, twice each under one svix-id.
+    assert_eq!(by_id.len(), 3, "{by_id:#?}");
     for copies in by_id.values() {
         assert_eq!(copies.len(), 2);
         assert_eq!(copies[0], copies[1]);
     }
+    let mut names: Vec<String> = by_id
+        .values()
+        .map(|copies| serde_json::from_str::<serde_json::Value>(&copies[0]).unwrap()["event_type"].to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            r#""intent.succeeded""#,
+            r#""payment_intent.succeeded""#,
+            r#""subscription.create""#
+        ]
+    );
     sim.shutdown().await;
 }
 

@@ -213,6 +213,7 @@ async fn checkouts_are_created_read_updated_and_listed_in_the_reference_shapes()
             "discount",
             "custom_fields",
             "payment_method_types",
+            "items",
         ],
     );
     assert_eq!(r.json["status"], "unpaid");
@@ -249,6 +250,7 @@ async fn checkouts_are_created_read_updated_and_listed_in_the_reference_shapes()
             "discount",
             "custom_fields",
             "payment_method_types",
+            "items",
         ],
     );
     assert_eq!(r.json["metadata"], json!({"internalID": 123}));
@@ -294,6 +296,7 @@ async fn checkouts_are_created_read_updated_and_listed_in_the_reference_shapes()
                 "discount",
                 "custom_fields",
                 "payment_method_types",
+                "items",
             ],
         );
     }
@@ -353,9 +356,22 @@ async fn checkout_validation_names_the_field() {
         (json!({"items": [7]}), "items[0]"),
         (with(&|b| b["items"][0]["currency"] = json!("EUR")), "items[0].currency"),
         (with(&|b| b["items"][0]["currency"] = json!(null)), "items[0].currency"),
+        // 0 is a setup checkout's amount only (one one-time item): not on a recurring item,
+        // nor beside another item.
         (
-            with(&|b| b["items"][0]["amount_in_cents"] = json!(0)),
+            with(&|b| {
+                b["items"][0]["amount_in_cents"] = json!(0);
+                b["items"][0]["charge_type"] = json!("recurring");
+                b["items"][0]["billing_interval"] = json!("month");
+            }),
             "items[0].amount_in_cents",
+        ),
+        (
+            with(&|b| {
+                let free = json!({"name": "Free", "currency": "GTQ", "amount_in_cents": 0});
+                b["items"].as_array_mut().unwrap().push(free);
+            }),
+            "items[1].amount_in_cents",
         ),
         (
             with(&|b| b["items"][0]["amount_in_cents"] = json!(-5)),
@@ -526,10 +542,18 @@ async fn connected_account_checkouts_keep_their_transfer_setups() {
     )
     .await;
     let c = get(&sim, &format!("/api/checkouts/{id}")).await;
+    let setup_id = c.json["transfer_setups"][0]["id"].as_str().unwrap().to_owned();
+    assert!(setup_id.starts_with("ts_"), "{setup_id}");
     assert_eq!(
         c.json["transfer_setups"],
-        json!([{"amount_in_cents": 100, "recipient_id": null}])
+        json!([{"id": setup_id, "status": "pending", "amount_in_cents": 100, "currency": "GTQ",
+                "recipient_id": null}])
     );
+    // Paid: the transfer goes out.
+    sim.recurrente_pay(&id, RecurrenteOutcome::CardSuccess).unwrap();
+    let c = get(&sim, &format!("/api/checkouts/{id}")).await;
+    assert_eq!(c.json["transfer_setups"][0]["status"], "completed");
+    assert_eq!(c.json["transfer_setups"][0]["id"], setup_id.as_str());
     sim.shutdown().await;
 }
 

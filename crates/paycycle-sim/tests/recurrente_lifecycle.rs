@@ -1,6 +1,10 @@
 //! Recurrente's lifecycle over real HTTP: the payer's actions, renewals on the virtual clock,
 //! failed charges and retries, trials, auto-cancel, merchant cancel, and Svix-signed webhooks
 //! verified with the Recurrente client's verifier.
+//!
+//! These follow the reference's (legacy) events and their shapes, so the simulators here send
+//! the legacy payment events only; the unified `intent.*` events sent beside them by default
+//! are tested in `recurrente_today_sim.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -30,7 +34,7 @@ async fn pay(sim: &Simulator, checkout_id: &str, outcome: &str) -> Answer {
 
 async fn setup() -> (Simulator, Hooks) {
     let hook = hooks(0).await;
-    let sim = sim_with_hook(&hook.url).await;
+    let sim = legacy_sim_with_hook(&hook.url).await;
     (sim, hook)
 }
 
@@ -50,6 +54,10 @@ const EVENT_EXTRAS: &[&str] = &[
     "transfer_setups",
     "metadata",
 ];
+
+/// Extras on `bank_transfer_intent.*` beyond the reference's examples: `live_mode`, and the
+/// newer `bank_reference` and `sender_comment` (null until the transfer settles).
+const BANK_EXTRAS: &[&str] = &["live_mode", "bank_reference", "sender_comment"];
 
 #[tokio::test]
 async fn card_payment_starts_a_subscription_that_renews_every_month() {
@@ -278,14 +286,17 @@ async fn bank_transfer_settled_starts_the_subscription() {
     assert_shape(
         &events[0],
         &fixture("event_bank_transfer_intent_pending.json"),
-        &["live_mode"],
+        BANK_EXTRAS,
     );
     assert_shape(
         &events[1],
         &fixture("event_bank_transfer_intent_succeeded.json"),
-        &["live_mode"],
+        BANK_EXTRAS,
     );
     assert_eq!(events[0]["id"], ba);
+    assert_eq!(events[0]["bank_reference"], Value::Null, "pending: no reference yet");
+    assert_eq!(events[0]["sender_comment"], Value::Null);
+    assert!(events[1]["bank_reference"].as_str().is_some_and(|r| r.len() == 9));
     assert_eq!(events[0]["checkout"]["status"], "payment_in_progress");
     assert_eq!(events[0]["payment"]["paymentable"]["id"], su);
     assert_eq!(events[1]["checkout"]["status"], "paid");
@@ -347,9 +358,14 @@ async fn a_failed_bank_transfer_returns_the_checkout_to_unpaid() {
     assert_shape(
         &events[1],
         &fixture("event_bank_transfer_intent_failed.json"),
-        &["live_mode"],
+        BANK_EXTRAS,
     );
     assert_eq!(events[1]["checkout"]["status"], "unpaid");
+    assert_eq!(
+        events[1]["bank_reference"],
+        Value::Null,
+        "a failed transfer has no reference"
+    );
     assert_eq!(events[1]["payment"]["paymentable"]["type"], "OneTimePayment");
     assert_eq!(
         hook.verify(sim.recurrente_webhook_secret())[1].kind,
@@ -610,7 +626,7 @@ async fn pause_and_resume() {
     // `subscription.pause`: see recurrente_today_sim.rs).
     let hook = hooks(0).await;
     let sim = Simulator::start(
-        config()
+        legacy_config()
             .recurrente_webhook_url(&hook.url)
             .recurrente_legacy_pause_event(true),
     )
@@ -721,7 +737,7 @@ async fn every_endpoint_gets_every_event_signed_with_its_own_secret() {
 #[tokio::test]
 async fn retries_keep_the_message_id_and_sign_each_attempt_with_the_real_time() {
     let hook = hooks(2).await;
-    let config = common::config().recurrente_webhook_url(&hook.url).delivery(
+    let config = legacy_config().recurrente_webhook_url(&hook.url).delivery(
         DeliveryPolicy::default()
             .max_attempts(4)
             .initial_backoff(Duration::from_millis(600)),

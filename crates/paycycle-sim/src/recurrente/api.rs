@@ -19,10 +19,10 @@ use super::json::{self, Ctx};
 use super::parse::{self, NewIds};
 use super::store::{
     Checkout, CheckoutStatus, Coupon, Cur, Customer, Endpoint, Line, MethodKind, PayMethod, PayStatus, Payment,
-    Paymentable, Product, Refund, State as Store, Transfer, User,
+    Paymentable, Product, Refund, State as Store, Transfer, TransferSetup, User,
 };
+use super::{Frontend, Sim};
 use crate::engine::EngineError;
-use crate::server::Shared;
 use crate::{SimError, constant_time_eq};
 
 /// Items per page when `items` is not given.
@@ -30,14 +30,14 @@ pub(crate) const DEFAULT_ITEMS: usize = 10;
 /// The largest page the simulator serves (a larger `items` is cut to it).
 pub(crate) const MAX_ITEMS: usize = 100;
 
-type Shd = State<Arc<Shared>>;
+type Shd = State<Frontend>;
 type Answer = Result<Response, Reject>;
 
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub(super) fn routes() -> Router<Frontend> {
     // Every route answers a method it does not have with a JSON 405 (axum's own is empty).
-    let m = |method: MethodRouter<Arc<Shared>>| method.fallback(wrong_method);
+    let m = |method: MethodRouter<Frontend>| method.fallback(wrong_method);
     // Collection routes answer with and without the trailing slash the reference's URLs show.
-    let both = |r: Router<Arc<Shared>>, path: &str, method: MethodRouter<Arc<Shared>>| {
+    let both = |r: Router<Frontend>, path: &str, method: MethodRouter<Frontend>| {
         let method = m(method);
         r.route(path, method.clone()).route(&format!("{path}/"), method)
     };
@@ -104,7 +104,7 @@ enum Keys {
 /// present public key is checked whatever the secret gives). A public key of another account
 /// or mode next to the right secret key is refused, as Recurrente refuses a mismatched pair.
 /// `Authorization: Bearer` is not a Recurrente scheme and authenticates nothing.
-fn authenticate(s: &Shared, headers: &HeaderMap, keys: Keys) -> Result<(), Reject> {
+fn authenticate(s: &Sim<'_>, headers: &HeaderMap, keys: Keys) -> Result<(), Reject> {
     let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
     let public = header("x-public-key");
     let secret = header("x-secret-key");
@@ -120,16 +120,17 @@ fn authenticate(s: &Shared, headers: &HeaderMap, keys: Keys) -> Result<(), Rejec
 }
 
 /// Authenticates, brings the engine up to the clock, runs `f`.
-fn handle(s: &Shared, headers: &HeaderMap, f: impl FnOnce(&Shared) -> Answer) -> Response {
-    handle_with(s, headers, Keys::Secret, f)
+fn handle(f: &Frontend, headers: &HeaderMap, op: impl FnOnce(&Sim<'_>) -> Answer) -> Response {
+    handle_with(f, headers, Keys::Secret, op)
 }
 
-fn handle_with(s: &Shared, headers: &HeaderMap, keys: Keys, f: impl FnOnce(&Shared) -> Answer) -> Response {
+fn handle_with(f: &Frontend, headers: &HeaderMap, keys: Keys, op: impl FnOnce(&Sim<'_>) -> Answer) -> Response {
+    let s = &f.sim();
     if let Err(r) = authenticate(s, headers, keys) {
         return r.into_response();
     }
     s.sync();
-    match f(s) {
+    match op(s) {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -192,7 +193,7 @@ impl Paging {
 }
 
 /// One page of `all` (newest first) as a bare array, with the pagination headers.
-fn page(s: &Shared, path: &str, q: &Map<String, Value>, all: Vec<Value>) -> Answer {
+fn page(s: &Sim<'_>, path: &str, q: &Map<String, Value>, all: Vec<Value>) -> Answer {
     page_as(s, path, q, all, Value::Array)
 }
 
@@ -201,7 +202,7 @@ fn page(s: &Shared, path: &str, q: &Map<String, Value>, all: Vec<Value>) -> Answ
 /// `Current-Page`, `Page-Items` (the page size asked for, not the rows on this page),
 /// `Total-Pages`, `Total-Count`, and `Link` with `first`, `prev` (not on the first page), `next`
 /// (not on the last) and `last`.
-fn page_as(s: &Shared, path: &str, q: &Map<String, Value>, all: Vec<Value>, body: fn(Vec<Value>) -> Value) -> Answer {
+fn page_as(s: &Sim<'_>, path: &str, q: &Map<String, Value>, all: Vec<Value>, body: fn(Vec<Value>) -> Value) -> Answer {
     let p = Paging::from(q);
     let total = all.len();
     let pages = total.div_ceil(p.items).max(1);
@@ -522,8 +523,15 @@ fn commit_products(st: &mut Store, products: Vec<Product>) {
     }
 }
 
-/// Parses `items` into lines (and the products custom items need).
-fn lines(s: &Shared, st: &Store, o: &Obj<'_>, name_required: bool) -> Result<(Vec<Line>, Vec<Product>), Reject> {
+/// Parses `items` into lines (and the products custom items need). `zero_ok`: inline
+/// amounts of 0 are read (a setup checkout's).
+fn lines(
+    s: &Sim<'_>,
+    st: &Store,
+    o: &Obj<'_>,
+    name_required: bool,
+    zero_ok: bool,
+) -> Result<(Vec<Line>, Vec<Product>), Reject> {
     let items = parse::objects(o, "items")?.ok_or_else(|| Reject::invalid(o.name("items"), "is required"))?;
     if items.is_empty() {
         return Err(Reject::invalid(o.name("items"), "must hold at least one item"));
@@ -536,7 +544,7 @@ fn lines(s: &Shared, st: &Store, o: &Obj<'_>, name_required: bool) -> Result<(Ve
             product: flow::new_id(s, "prod_", 8),
             price: flow::new_id(s, "price_", 8),
         };
-        let (line, product) = parse::item(st, &item, ids, name_required)?;
+        let (line, product) = parse::item(st, &item, ids, name_required, zero_ok)?;
         lines.push(line);
         products.extend(product);
     }
@@ -551,18 +559,32 @@ fn minimum_cents(currency: Cur) -> i64 {
     }
 }
 
-/// A checkout's items together: inline amounts at least the minimum; recurring items (one
-/// subscription, or an order of several) next to one-time items (a sign-up fee, charged once
-/// with the first payment). The recurring items bill as one subscription, so they must share
-/// one recurrence (interval, trial, end).
-fn check_checkout_lines(o: &Obj<'_>, lines: &[Line]) -> Result<(), Reject> {
+/// A checkout's items together: inline amounts at least the minimum (0 only in a setup
+/// checkout); recurring items (one subscription, or an order of several) next to one-time items
+/// (a sign-up fee, charged once with the first payment). The recurring items bill as one
+/// subscription, so they must share one recurrence (interval, trial, end).
+fn check_checkout_lines(o: &Obj<'_>, lines: &[Line], setup: bool) -> Result<(), Reject> {
     let items = o.name("items");
     for (i, l) in lines.iter().enumerate() {
+        let field = format!("{items}[{i}].amount_in_cents");
+        if setup {
+            // A setup checkout charges nothing: its items (if any) are one-time items of 0.
+            if l.recurring.is_some() || l.unit_cents != 0 {
+                return Err(Reject::invalid(
+                    field,
+                    "must be 0 on a one-time item: a setup checkout charges nothing",
+                ));
+            }
+            continue;
+        }
         let min = minimum_cents(l.currency);
         if l.inline && l.unit_cents < min {
             return Err(Reject::invalid(
-                format!("{items}[{i}].amount_in_cents"),
-                format!("must be at least {min} in {}", l.currency.as_str()),
+                field,
+                format!(
+                    "must be at least {min} in {} (0 only in a setup checkout: one one-time item)",
+                    l.currency.as_str()
+                ),
             ));
         }
     }
@@ -581,13 +603,31 @@ fn check_checkout_lines(o: &Obj<'_>, lines: &[Line]) -> Result<(), Reject> {
     Ok(())
 }
 
+/// Whether a checkout is a setup (card-saving) one: `mode: "setup"`, or exactly one one-time
+/// item of 0 (the card-update guide's two spellings).
+fn is_setup(mode: Option<&str>, lines: &[Line]) -> bool {
+    mode == Some("setup") || matches!(lines, [l] if l.recurring.is_none() && l.unit_cents == 0)
+}
+
 async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Response {
     handle_with(&s, &headers, Keys::SecretOrPublic, |s| {
         let input = body_map(&headers, &body)?;
         let o = resource(&input, "checkout", "checkout.")?;
+        // `mode`: only `setup` changes anything (the other values are inferred, and accepted).
+        let mode = o.one_of("mode", &["payment", "subscription", "setup"])?;
         let mut st = s.recurrente.lock();
-        let (lines, products) = lines(s, &st, &o, false)?;
-        let (currency, total) = parse::total(&lines, &o.name("items"))?;
+        let given_items = o.raw("items").is_some();
+        let (lines, products) = if mode == Some("setup") && !given_items {
+            (Vec::new(), Vec::new())
+        } else {
+            lines(s, &st, &o, false, true)?
+        };
+        let setup = is_setup(mode, &lines);
+        let (currency, total) = if lines.is_empty() {
+            (o.currency("currency")?.unwrap_or(Cur::Gtq), 0)
+        } else {
+            parse::total(&lines, &o.name("items"))?
+        };
         let success_url = o.url("success_url")?;
         let cancel_url = o.url("cancel_url")?;
         let mut user_id = o.string("user_id")?;
@@ -613,18 +653,22 @@ async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Resp
             user_id = Some(c.user_id.clone());
         }
         // After the ids, so an unknown user or customer is named first.
-        check_checkout_lines(&o, &lines)?;
+        check_checkout_lines(&o, &lines, setup)?;
         let metadata = o.metadata("metadata")?.unwrap_or_default();
         let expires_at = o.time("expires_at")?;
         let custom_account_id = o.string("custom_account_id")?;
         let mut transfer_setups = Vec::new();
         for (prefix, m) in parse::objects(&o, "transfer_setups")?.unwrap_or_default() {
             let t = Obj::new(m, &prefix);
-            transfer_setups.push((t.required_cents("amount_in_cents")?, t.string("recipient_id")?));
+            transfer_setups.push(TransferSetup {
+                id: String::new(),
+                amount_cents: t.required_cents("amount_in_cents")?,
+                recipient_id: t.string("recipient_id")?,
+            });
         }
         let transferred = transfer_setups
             .iter()
-            .try_fold(0i64, |acc, (c, _)| acc.checked_add(*c))
+            .try_fold(0i64, |acc, t| acc.checked_add(t.amount_cents))
             .unwrap_or(i64::MAX);
         if transferred > total {
             return Err(Reject::invalid(
@@ -647,6 +691,9 @@ async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Resp
                 None => (c, b),
             }
         });
+        for t in &mut transfer_setups {
+            t.id = flow::new_id(s, "ts_", 8);
+        }
         let id = flow::new_id(s, "ch_", 16);
         commit_products(&mut st, products);
         st.checkouts.insert(Checkout {
@@ -662,6 +709,7 @@ async fn create_checkout(State(s): Shd, headers: HeaderMap, body: Bytes) -> Resp
             expires_at,
             custom_account_id,
             transfer_setups,
+            setup,
             status: CheckoutStatus::Unpaid,
             payment_id: None,
             payment_method_id: None,
@@ -798,7 +846,7 @@ async fn get_intent(State(s): Shd, headers: HeaderMap, Path(id): Path<String>) -
 
 /// Applies `prices_attributes` entries: new ones (no `id`), changes (with `id`), removals
 /// (`_destroy`).
-fn apply_prices(s: &Shared, o: &Obj<'_>, p: &mut Product) -> Result<(), Reject> {
+fn apply_prices(s: &Sim<'_>, o: &Obj<'_>, p: &mut Product) -> Result<(), Reject> {
     let Some(entries) = parse::objects(o, "prices_attributes")? else {
         return Ok(());
     };
@@ -1285,7 +1333,7 @@ async fn create_one_time_payment(State(s): Shd, headers: HeaderMap, body: Bytes)
                 "is a bank transfer receiver, which cannot be charged",
             ));
         }
-        let (lines, products) = lines(s, &st, &o, false)?;
+        let (lines, products) = lines(s, &st, &o, false, false)?;
         if let Some(i) = lines.iter().position(|l| l.recurring.is_some()) {
             return Err(Reject::invalid(
                 format!("{}[{i}]", o.name("items")),
@@ -1322,17 +1370,16 @@ async fn create_one_time_payment(State(s): Shd, headers: HeaderMap, body: Bytes)
             product_ids: lines.iter().map(|l| l.product_id.clone()).collect(),
             tax_invoice_url: None,
             refund_id: None,
+            bank_reference: None,
+            sender_comment: None,
         };
         let event = if declined {
             "payment_intent.failed"
         } else {
             "payment_intent.succeeded"
         };
-        let body = json::payment_event(&st, &Ctx::new(s), event, &payment, now);
+        s.enqueue(flow::payment_webhooks(s, &st, event, &payment, now));
         st.payments.insert(payment);
-        for w in flow::emit(s, &st, event, &body) {
-            s.delivery.enqueue(w);
-        }
         if declined {
             return Err(Reject::unprocessable(DECLINE_REASON));
         }

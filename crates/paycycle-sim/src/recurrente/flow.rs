@@ -3,8 +3,6 @@
 
 use std::num::NonZeroU32;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -13,15 +11,16 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::GATEWAY;
+use super::Sim;
 use super::json::{self, Ctx};
 use super::store::{
-    CheckoutStatus, LatestIntent, Line, MethodKind, PayMethod, PayStatus, Payment, PaymentMethod, Paymentable,
-    Recurring, Start, State, SubInfo, User,
+    Checkout, CheckoutStatus, LatestIntent, Line, MethodKind, PayMethod, PayStatus, Payment, PaymentMethod,
+    Paymentable, Recurring, Start, State, SubInfo, User,
 };
-use crate::SimError;
-use crate::delivery::{Signer, Webhook};
 use crate::engine::{EngineError, NewSubscription, Outcome as EngineOutcome, Terms, Transition, TransitionKind};
-use crate::server::Shared;
+use crate::state::delivery::{Signer, Webhook};
+pub(crate) use crate::state::ids::{new_id, new_secret, new_svix_id};
+use crate::{RecurrentePaymentEvents, SimError};
 
 /// Failed renewals are retried this many days after their due time (then the subscription is
 /// cancelled).
@@ -78,6 +77,8 @@ impl Outcome {
 pub(crate) struct Payer {
     pub(crate) email: Option<String>,
     pub(crate) full_name: Option<String>,
+    /// The comment written on a bank transfer (shown once it settles).
+    pub(crate) sender_comment: Option<String>,
 }
 
 /// What a payer or bank action did.
@@ -103,76 +104,11 @@ pub struct Attempt {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Identifiers
-
-const BASE36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// The counter of a sequential engine id (`…-000000000042` → 42).
-fn counter(s: &Shared) -> u64 {
-    let id = s.engine.next_id();
-    id.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0)
-}
-
-fn random_digits(alphabet: &[u8], len: usize) -> String {
-    let base = alphabet.len() as u128;
-    let mut out = String::with_capacity(len);
-    while out.len() < len {
-        let mut x = uuid::Uuid::new_v4().as_u128();
-        for _ in 0..12 {
-            if out.len() == len {
-                break;
-            }
-            let digit = usize::try_from(x % base).unwrap_or(0);
-            out.push(char::from(alphabet.get(digit).copied().unwrap_or(b'0')));
-            x /= base;
-        }
-    }
-    out
-}
-
-fn make_id(s: &Shared, prefix: &str, len: usize, alphabet: &[u8]) -> String {
-    if s.config.deterministic_ids {
-        format!("{prefix}{:0len$}", counter(s))
-    } else {
-        format!("{prefix}{}", random_digits(alphabet, len))
-    }
-}
-
-/// `pa_x7k2m9q4`-style ids: the prefix and `len` lower-case letters and digits (sequential
-/// digits with `deterministic_ids`).
-pub(crate) fn new_id(s: &Shared, prefix: &str, len: usize) -> String {
-    make_id(s, prefix, len, BASE36)
-}
-
-/// Svix-style ids (`ep_2fy6I9KODnHzw7Zf0ZGmMs8gEN9`, `msg_…`): 27 mixed-case characters.
-pub(crate) fn new_svix_id(s: &Shared, prefix: &str) -> String {
-    make_id(s, prefix, 27, BASE62)
-}
-
-/// A fresh `whsec_<base64 of 24 bytes>` (derived from a counter with `deterministic_ids`).
-pub(crate) fn new_secret(s: &Shared) -> String {
-    let bytes: Vec<u8> = if s.config.deterministic_ids {
-        Sha256::digest(format!("paycycle-sim webhook secret {}", counter(s)).as_bytes())
-            .iter()
-            .take(24)
-            .copied()
-            .collect()
-    } else {
-        let mut b = uuid::Uuid::new_v4().as_bytes().to_vec();
-        b.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-        b.truncate(24);
-        b
-    };
-    format!("whsec_{}", BASE64.encode(bytes))
-}
-
-// ---------------------------------------------------------------------------------------------
 // Webhooks
 
 /// One event for every enabled endpoint (oldest first) and the configured URL, each signed with
 /// its own secret under one `svix-id`.
-pub(crate) fn emit(s: &Shared, st: &State, event_type: &str, body: &Value) -> Vec<Webhook> {
+pub(crate) fn emit(s: &Sim<'_>, st: &State, event_type: &str, body: &Value) -> Vec<Webhook> {
     let bytes = match serde_json::to_vec(body) {
         Ok(b) => b,
         Err(e) => {
@@ -205,10 +141,39 @@ pub(crate) fn emit(s: &Shared, st: &State, event_type: &str, body: &Value) -> Ve
         .collect()
 }
 
-fn enqueue(s: &Shared, webhooks: Vec<Webhook>) {
-    for w in webhooks {
-        s.delivery.enqueue(w);
+/// The payment events Recurrente sends now: chosen while running, else configured.
+pub(crate) fn payment_events(s: &Sim<'_>, st: &State) -> RecurrentePaymentEvents {
+    st.payment_events.unwrap_or(s.config.recurrente_payment_events)
+}
+
+/// The events of one payment: the legacy `legacy_event` (`payment_intent.*`, or
+/// `bank_transfer_intent.*` for a bank transfer's payment) and its unified `intent.*`, as
+/// [`payment_events`] chooses, each its own Svix message, legacy first.
+pub(crate) fn payment_webhooks(
+    s: &Sim<'_>,
+    st: &State,
+    legacy_event: &str,
+    p: &Payment,
+    at: DateTime<Utc>,
+) -> Vec<Webhook> {
+    let cx = Ctx::new(s);
+    let events = payment_events(s, st);
+    let mut out = Vec::new();
+    if events.legacy() {
+        let body = match &p.method {
+            PayMethod::BankTransfer { intent_id } => json::bank_event(st, &cx, legacy_event, p, intent_id, at),
+            _ => json::payment_event(st, &cx, legacy_event, p, at),
+        };
+        out.extend(emit(s, st, legacy_event, &body));
     }
+    if events.unified() {
+        if let Some(name) = json::unified_name(legacy_event) {
+            if let Some(body) = json::unified_event(st, &cx, name, p, at) {
+                out.extend(emit(s, st, name, &body));
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,6 +229,14 @@ fn auth_code(payment_id: &str) -> String {
     format!("{n:06}")
 }
 
+/// A nine-digit interbank reference derived from the payment id (what the bank gives a settled
+/// transfer).
+fn bank_reference(payment_id: &str) -> String {
+    let d = Sha256::digest(format!("bank reference {payment_id}").as_bytes());
+    let n = u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]) % 1_000_000_000;
+    format!("{n:09}")
+}
+
 fn set_payment(st: &mut State, id: &str, status: PayStatus, cents: Option<i64>, reason: Option<&str>) {
     if let Some(p) = st.payments.get_mut(id) {
         p.status = status;
@@ -276,7 +249,7 @@ fn set_payment(st: &mut State, id: &str, status: PayStatus, cents: Option<i64>, 
 
 /// A new payment of a subscription (renewals, retries, the charge at a trial's end).
 fn renewal_payment(
-    s: &Shared,
+    s: &Sim<'_>,
     st: &mut State,
     sub_id: &str,
     info: &SubInfo,
@@ -302,13 +275,15 @@ fn renewal_payment(
         product_ids: vec![info.line.product_id.clone()],
         tax_invoice_url: None,
         refund_id: None,
+        bank_reference: None,
+        sender_comment: None,
     });
     id
 }
 
 /// The event a pause sends: today's `subscription.pause`, or the legacy `subscription.paused`
 /// with [`crate::SimConfig::recurrente_legacy_pause_event`].
-fn pause_event(s: &Shared) -> &'static str {
+fn pause_event(s: &Sim<'_>) -> &'static str {
     if s.config.recurrente_legacy_pause_event {
         "subscription.paused"
     } else {
@@ -318,7 +293,7 @@ fn pause_event(s: &Shared) -> &'static str {
 
 /// What a transition of a Recurrente subscription does to Recurrente's objects, and the events
 /// it sends (called by the dispatcher, once per transition, in order).
-pub(crate) fn apply(s: &Shared, t: &Transition) -> Vec<Webhook> {
+pub(crate) fn apply(s: &Sim<'_>, t: &Transition) -> Vec<Webhook> {
     let sub_id = t.subscription_id();
     let mut st = s.recurrente.lock();
     let Some(mut info) = st.subs.get(sub_id).cloned() else {
@@ -433,16 +408,17 @@ pub(crate) fn apply(s: &Shared, t: &Transition) -> Vec<Webhook> {
     let cx = Ctx::new(s);
     let mut out = Vec::new();
     for (event_type, payment_id) in events {
-        let body = match (event_type, payment_id.as_deref().and_then(|id| st.payments.get(id))) {
-            (e, Some(p)) if e.starts_with("bank_transfer_intent.") => match &p.method {
-                PayMethod::BankTransfer { intent_id } => json::bank_event(&st, &cx, e, p, intent_id, at),
-                _ => continue,
-            },
-            (e, Some(p)) => json::payment_event(&st, &cx, e, p, at),
-            (e, None) if e.starts_with("setup_intent.") => json::setup_event(&st, &cx, e, sub_id, &info, at),
-            (e, None) => json::subscription_event(&st, &cx, e, sub_id, &info, at),
-        };
-        out.extend(emit(s, &st, event_type, &body));
+        match payment_id.as_deref().and_then(|id| st.payments.get(id)) {
+            Some(p) => out.extend(payment_webhooks(s, &st, event_type, p, at)),
+            None => {
+                let body = if event_type.starts_with("setup_intent.") {
+                    json::setup_event(&st, &cx, event_type, sub_id, &info, at)
+                } else {
+                    json::subscription_event(&st, &cx, event_type, sub_id, &info, at)
+                };
+                out.extend(emit(s, &st, event_type, &body));
+            }
+        }
     }
     out
 }
@@ -451,7 +427,7 @@ pub(crate) fn apply(s: &Shared, t: &Transition) -> Vec<Webhook> {
 // Payer actions
 
 /// The user paying: the one the request names by e-mail, else the checkout's, else the default.
-fn payer_user(s: &Shared, st: &mut State, checkout_user: Option<&str>, payer: &Payer) -> String {
+fn payer_user(s: &Sim<'_>, st: &mut State, checkout_user: Option<&str>, payer: &Payer) -> String {
     if payer.email.is_none() {
         if let Some(u) = checkout_user.and_then(|id| st.users.get(id)) {
             return u.id.clone();
@@ -475,7 +451,7 @@ fn payer_user(s: &Shared, st: &mut State, checkout_user: Option<&str>, payer: &P
 }
 
 /// Saves a payment method for `user_id`.
-pub(crate) fn new_payment_method(s: &Shared, st: &mut State, user_id: &str, kind: MethodKind) -> String {
+pub(crate) fn new_payment_method(s: &Sim<'_>, st: &mut State, user_id: &str, kind: MethodKind) -> String {
     let id = new_id(s, "pay_m_", 8);
     st.payment_methods.insert(PaymentMethod {
         id: id.clone(),
@@ -491,9 +467,85 @@ fn refused(reason: impl Into<String>) -> SimError {
 }
 
 /// Runs an engine operation under the caller's serial lock, keeping its transitions.
-fn run<T>(s: &Shared, outcome: EngineOutcome<T>, all: &mut Vec<Transition>) -> Result<T, EngineError> {
+fn run<T>(s: &Sim<'_>, outcome: EngineOutcome<T>, all: &mut Vec<Transition>) -> Result<T, EngineError> {
     all.extend(outcome.transitions.iter().cloned());
     s.run(outcome)
+}
+
+/// Whether the checkout's items (and their products) let the payer pay this way.
+fn check_method(co: &Checkout, bank: bool) -> Result<(), SimError> {
+    let (allowed, name, label) = if bank {
+        (co.bank_transfer_payments_enabled, "bank_transfer", "bank transfer")
+    } else {
+        (co.card_payments_enabled, "card", "card")
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(refused(match co.stated_methods() {
+        Some(m) if !m.contains(&name) => {
+            let list = if m.is_empty() { "none".to_owned() } else { m.join(", ") };
+            format!("`{name}` is not among this checkout's payment_method_types ({list})")
+        }
+        _ => format!("{label} payments are disabled for this checkout's products"),
+    }))
+}
+
+/// The payer acts on a setup (card-saving) checkout; nothing is charged. A card saves a
+/// payment method (`pay_m_…`): the checkout is `paid` with it as its `payment_method`, and
+/// `setup_intent.succeeded` is sent. A declined card sends `setup_intent.cancelled` and the
+/// checkout stays unpaid. A bank transfer saves no card: refused.
+fn save_card(
+    s: &Sim<'_>,
+    st: &mut State,
+    co: &Checkout,
+    outcome: Outcome,
+    payer: &Payer,
+    now: DateTime<Utc>,
+    attempt: &mut Attempt,
+) -> Result<(), SimError> {
+    if outcome == Outcome::BankTransferPending {
+        return Err(refused(
+            "a setup checkout saves a card: it cannot be paid by bank transfer",
+        ));
+    }
+    let user_id = payer_user(s, st, co.user_id.as_deref(), payer);
+    let intent_id = new_id(s, "pa_", 8);
+    let saved = outcome == Outcome::CardSuccess;
+    let method = saved.then(|| new_payment_method(s, st, &user_id, MethodKind::Card));
+    let Some(c) = st.checkouts.get_mut(&co.id) else {
+        return Err(SimError::NotFound {
+            what: "Recurrente checkout",
+            id: co.id.clone(),
+        });
+    };
+    c.latest_intent = Some(LatestIntent {
+        id: intent_id.clone(),
+        created_at: now,
+        kind: "SetupIntent",
+        data: if saved {
+            json!({})
+        } else {
+            json!({ "failure_reason": DECLINE_REASON })
+        },
+    });
+    c.user_id.get_or_insert_with(|| user_id.clone());
+    if saved {
+        c.status = CheckoutStatus::Paid;
+        c.payment_method_id.clone_from(&method);
+    }
+    let c = c.clone();
+    let event = if saved {
+        "setup_intent.succeeded"
+    } else {
+        "setup_intent.cancelled"
+    };
+    let body = json::checkout_setup_event(st, &Ctx::new(s), event, &intent_id, &c, now);
+    s.enqueue(emit(s, st, event, &body));
+    attempt.payment_intent_id = intent_id;
+    attempt.payment_method_id = method;
+    attempt.checkout_status = c.status_name(now).to_owned();
+    Ok(())
 }
 
 /// What is left to do after the store was prepared.
@@ -510,7 +562,7 @@ enum Next {
 }
 
 /// The payer acts on a checkout.
-pub(crate) fn pay(s: &Shared, checkout_id: &str, outcome: Outcome, payer: &Payer) -> Result<Attempt, SimError> {
+pub(crate) fn pay(s: &Sim<'_>, checkout_id: &str, outcome: Outcome, payer: &Payer) -> Result<Attempt, SimError> {
     let _serial = s.serial();
     let mut transitions = s.sync_held();
     let now = s.clock.now();
@@ -547,13 +599,11 @@ pub(crate) fn pay(s: &Shared, checkout_id: &str, outcome: Outcome, payer: &Payer
             CheckoutStatus::Unpaid => {}
         }
         let bank = outcome == Outcome::BankTransferPending;
-        if bank && !co.bank_transfer_payments_enabled {
-            return Err(refused(
-                "bank transfer payments are disabled for this checkout's products",
-            ));
-        }
-        if !bank && !co.card_payments_enabled {
-            return Err(refused("card payments are disabled for this checkout's products"));
+        check_method(&co, bank)?;
+        if co.setup {
+            save_card(s, &mut st, &co, outcome, payer, now, &mut attempt)?;
+            attempt.transitions = transitions;
+            return Ok(attempt);
         }
         let recurring = co.recurring_line();
         if bank && recurring.as_ref().is_some_and(|(_, r)| r.trial.is_some()) {
@@ -602,6 +652,8 @@ pub(crate) fn pay(s: &Shared, checkout_id: &str, outcome: Outcome, payer: &Payer
             product_ids: co.lines.iter().map(|l| l.product_id.clone()).collect(),
             tax_invoice_url: None,
             refund_id: None,
+            bank_reference: None,
+            sender_comment: if bank { payer.sender_comment.clone() } else { None },
         });
         if let Some(c) = st.checkouts.get_mut(checkout_id) {
             let (intent, kind) = match (&intent_id, trial) {
@@ -656,16 +708,7 @@ pub(crate) fn pay(s: &Shared, checkout_id: &str, outcome: Outcome, payer: &Payer
                 attempt.subscription_id = Some(su.clone());
                 if bank {
                     if let Some(p) = st.payments.get(&payment_id) {
-                        let cx = Ctx::new(s);
-                        let body = json::bank_event(
-                            &st,
-                            &cx,
-                            "bank_transfer_intent.pending",
-                            p,
-                            intent_id.as_deref().unwrap_or_default(),
-                            now,
-                        );
-                        enqueue(s, emit(s, &st, "bank_transfer_intent.pending", &body));
+                        s.enqueue(payment_webhooks(s, &st, "bank_transfer_intent.pending", p, now));
                     }
                 }
                 Next::Subscription {
@@ -678,22 +721,12 @@ pub(crate) fn pay(s: &Shared, checkout_id: &str, outcome: Outcome, payer: &Payer
             (_, paymentable) => {
                 attempt.one_time_payment_id = Some(paymentable.id().to_owned());
                 if let Some(p) = st.payments.get(&payment_id) {
-                    let cx = Ctx::new(s);
-                    let (event, body) = match (outcome, &intent_id) {
-                        (Outcome::BankTransferPending, Some(ba)) => {
-                            let e = "bank_transfer_intent.pending";
-                            (e, json::bank_event(&st, &cx, e, p, ba, now))
-                        }
-                        (Outcome::CardSuccess, _) => {
-                            let e = "payment_intent.succeeded";
-                            (e, json::payment_event(&st, &cx, e, p, now))
-                        }
-                        _ => {
-                            let e = "payment_intent.failed";
-                            (e, json::payment_event(&st, &cx, e, p, now))
-                        }
+                    let event = match outcome {
+                        Outcome::BankTransferPending => "bank_transfer_intent.pending",
+                        Outcome::CardSuccess => "payment_intent.succeeded",
+                        Outcome::CardDeclined => "payment_intent.failed",
                     };
-                    enqueue(s, emit(s, &st, event, &body));
+                    s.enqueue(payment_webhooks(s, &st, event, p, now));
                 }
                 Next::Done
             }
@@ -722,7 +755,7 @@ pub(crate) fn pay(s: &Shared, checkout_id: &str, outcome: Outcome, payer: &Payer
     Ok(attempt)
 }
 
-fn checkout_status(s: &Shared, checkout_id: &str) -> String {
+fn checkout_status(s: &Sim<'_>, checkout_id: &str) -> String {
     let now = s.clock.now();
     s.recurrente
         .lock()
@@ -733,7 +766,14 @@ fn checkout_status(s: &Shared, checkout_id: &str) -> String {
 }
 
 /// The bank settles a pending transfer, named by its `ba_…` or `pa_…` id.
-pub(crate) fn settle(s: &Shared, id: &str, succeeded: bool) -> Result<Attempt, SimError> {
+/// On success the bank gives the transfer its `bank_reference`, and `sender_comment` (when
+/// given) replaces the comment the payer wrote when starting it; both show from then on.
+pub(crate) fn settle(
+    s: &Sim<'_>,
+    id: &str,
+    succeeded: bool,
+    sender_comment: Option<&str>,
+) -> Result<Attempt, SimError> {
     let _serial = s.serial();
     let mut transitions = s.sync_held();
     let now = s.clock.now();
@@ -750,6 +790,14 @@ pub(crate) fn settle(s: &Shared, id: &str, succeeded: bool) -> Result<Attempt, S
             return Err(refused(format!("bank transfer `{intent_id}` is already settled")));
         }
         let checkout_id = p.checkout_id.clone().unwrap_or_default();
+        if succeeded {
+            if let Some(pay) = st.payments.get_mut(&p.id) {
+                pay.bank_reference = Some(bank_reference(&p.id));
+                if let Some(c) = sender_comment {
+                    pay.sender_comment = Some(c.to_owned());
+                }
+            }
+        }
         let pm = succeeded.then(|| new_payment_method(s, &mut st, &p.user_id, MethodKind::BankTransferReceiver));
         match &p.paymentable {
             Paymentable::Subscription(su) => {
@@ -778,8 +826,7 @@ pub(crate) fn settle(s: &Shared, id: &str, succeeded: bool) -> Result<Attempt, S
                     "bank_transfer_intent.failed"
                 };
                 if let Some(p) = st.payments.get(&p.id) {
-                    let body = json::bank_event(&st, &Ctx::new(s), event, p, &intent_id, now);
-                    enqueue(s, emit(s, &st, event, &body));
+                    s.enqueue(payment_webhooks(s, &st, event, p, now));
                 }
             }
         }
@@ -812,7 +859,7 @@ pub(crate) fn settle(s: &Shared, id: &str, succeeded: bool) -> Result<Attempt, S
 }
 
 /// Whether `id` is a Recurrente subscription the API shows (it started, or failed to).
-pub(crate) fn visible(s: &Shared, id: &str) -> bool {
+pub(crate) fn visible(s: &Sim<'_>, id: &str) -> bool {
     let known = s.recurrente.lock().subs.contains_key(id);
     known
         && s.engine
@@ -829,7 +876,7 @@ fn not_found_sub(id: &str) -> SimError {
 
 /// An engine operation on a visible subscription, serialized with its dispatch.
 pub(crate) fn on_subscription<T>(
-    s: &Shared,
+    s: &Sim<'_>,
     id: &str,
     op: impl FnOnce(&crate::engine::Engine) -> EngineOutcome<T>,
 ) -> Result<(T, Vec<Transition>), SimError> {
@@ -844,18 +891,33 @@ pub(crate) fn on_subscription<T>(
 
 /// Brings a cancelled subscription back (`subscription.reactivate`; no documented endpoint,
 /// so only the simulator's control route does it).
-pub(crate) fn reactivate(s: &Shared, id: &str) -> Result<Vec<Transition>, SimError> {
+pub(crate) fn reactivate(s: &Sim<'_>, id: &str) -> Result<Vec<Transition>, SimError> {
     on_subscription(s, id, |e| e.reactivate(id)).map(|(_, t)| t)
 }
 
+/// Pauses or resumes a subscription (no documented endpoint: merchants do it in the dashboard).
+pub(crate) fn set_paused(s: &Sim<'_>, id: &str, paused: bool) -> Result<Vec<Transition>, SimError> {
+    on_subscription(s, id, |e| if paused { e.pause(id) } else { e.resume(id) }).map(|(_, t)| t)
+}
+
+/// The checkout a payment (`pa_…`, `ba_…`) belongs to.
+pub(crate) fn checkout_of_payment(s: &Sim<'_>, id: &str) -> Option<String> {
+    s.recurrente.lock().payment_by_any_id(id)?.checkout_id.clone()
+}
+
+/// Chooses the payment events sent from now on (legacy, unified `intent.*`, or both).
+pub(crate) fn set_payment_events(s: &Sim<'_>, events: RecurrentePaymentEvents) {
+    s.recurrente.lock().payment_events = Some(events);
+}
+
 /// Makes the next `count` charges of a subscription fail; returns how many will.
-pub(crate) fn fail_next_charge(s: &Shared, id: &str, count: u32) -> Result<u32, SimError> {
+pub(crate) fn fail_next_charge(s: &Sim<'_>, id: &str, count: u32) -> Result<u32, SimError> {
     on_subscription(s, id, |e| e.fail_next_charges(id, count)).map(|(sub, _)| sub.failures_pending)
 }
 
 /// Makes the next `count` one-time payments with a saved payment method fail; returns how many
 /// will.
-pub(crate) fn fail_next_method_charge(s: &Shared, id: &str, count: u32) -> Result<u32, SimError> {
+pub(crate) fn fail_next_method_charge(s: &Sim<'_>, id: &str, count: u32) -> Result<u32, SimError> {
     let mut st = s.recurrente.lock();
     let pm = st.payment_methods.get_mut(id).ok_or_else(|| SimError::NotFound {
         what: "Recurrente payment method",
@@ -866,7 +928,7 @@ pub(crate) fn fail_next_method_charge(s: &Shared, id: &str, count: u32) -> Resul
 }
 
 /// Turns a webhook endpoint off or on.
-pub(crate) fn set_endpoint_disabled(s: &Shared, id: &str, disabled: bool) -> Result<Value, SimError> {
+pub(crate) fn set_endpoint_disabled(s: &Sim<'_>, id: &str, disabled: bool) -> Result<Value, SimError> {
     let now = s.clock.now();
     let mut st = s.recurrente.lock();
     let e = st.endpoints.get_mut(id).ok_or_else(|| SimError::NotFound {
@@ -879,14 +941,14 @@ pub(crate) fn set_endpoint_disabled(s: &Shared, id: &str, disabled: bool) -> Res
 }
 
 /// The checkout as the API shows it.
-pub(crate) fn checkout_value(s: &Shared, id: &str) -> Option<Value> {
+pub(crate) fn checkout_value(s: &Sim<'_>, id: &str) -> Option<Value> {
     s.sync();
     let st = s.recurrente.lock();
     st.checkouts.get(id).map(|co| json::checkout(&st, co, &Ctx::new(s)))
 }
 
 /// The subscription as the API shows it.
-pub(crate) fn subscription_value(s: &Shared, id: &str) -> Option<Value> {
+pub(crate) fn subscription_value(s: &Sim<'_>, id: &str) -> Option<Value> {
     s.sync();
     let sub = s.engine.get(id).filter(|sub| sub.gateway == GATEWAY)?;
     let st = s.recurrente.lock();
@@ -915,12 +977,15 @@ mod tests {
     fn terms_of_a_recurring_item() {
         let line = Line {
             product_id: "prod_1".into(),
+            price_id: "price_1".into(),
             name: "Gold".into(),
             unit_cents: 5000,
             quantity: 2,
             currency: Cur::Gtq,
             recurring: None,
             payment_method_types: None,
+            available_installments: None,
+            has_dynamic_pricing: false,
             inline: true,
         };
         let rec = Recurring {
@@ -938,13 +1003,8 @@ mod tests {
         assert!(t.trial.is_some());
         assert_eq!(cents_of(t.amount), 10_000);
         assert_eq!(auth_code("pa_1").len(), 6);
-    }
-
-    #[test]
-    fn random_ids_have_the_length_and_alphabet() {
-        let id = random_digits(BASE36, 8);
-        assert_eq!(id.len(), 8);
-        assert!(id.bytes().all(|b| BASE36.contains(&b)));
-        assert_eq!(random_digits(BASE62, 27).len(), 27);
+        assert_eq!(bank_reference("pa_1").len(), 9);
+        assert_eq!(bank_reference("pa_1"), bank_reference("pa_1"));
+        assert_ne!(bank_reference("pa_1"), bank_reference("pa_2"));
     }
 }

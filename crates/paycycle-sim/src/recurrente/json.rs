@@ -7,11 +7,11 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
 use super::store::{
-    Checkout, Coupon, Customer, Endpoint, MethodKind, PayMethod, PayStatus, Payment, Price, Product, Refund, State,
-    SubInfo, User,
+    Checkout, CheckoutStatus, Coupon, Customer, Endpoint, MethodKind, PayMethod, PayStatus, Payment, Price, Product,
+    Refund, State, SubInfo, User,
 };
 use crate::engine::{State as SubState, Subscription};
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// The `api_version` of every event (the reference's most frequent one).
 pub(crate) const API_VERSION: &str = "2024-04-24";
@@ -294,11 +294,49 @@ fn payment_method(st: &State, id: Option<&str>) -> Value {
     }
 }
 
+/// The checkout's transfer setups: `pending` until the checkout is paid, then `completed` (as
+/// `POST /api/transfers` answers), in the checkout's currency.
 fn transfer_setups(co: &Checkout) -> Value {
+    let status = if co.status == CheckoutStatus::Paid {
+        "completed"
+    } else {
+        "pending"
+    };
     Value::Array(
         co.transfer_setups
             .iter()
-            .map(|(cents, recipient)| json!({ "amount_in_cents": cents, "recipient_id": recipient }))
+            .map(|t| {
+                json!({
+                    "id": t.id,
+                    "status": status,
+                    "amount_in_cents": t.amount_cents,
+                    "currency": co.currency.as_str(),
+                    "recipient_id": t.recipient_id,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The checkout's items with their options, as they were given.
+fn items(co: &Checkout) -> Value {
+    Value::Array(
+        co.lines
+            .iter()
+            .map(|l| {
+                json!({
+                    "product_id": l.product_id,
+                    "price_id": l.price_id,
+                    "name": l.name,
+                    "amount_in_cents": l.unit_cents,
+                    "currency": l.currency.as_str(),
+                    "quantity": l.quantity,
+                    "charge_type": if l.recurring.is_some() { "recurring" } else { "one_time" },
+                    "payment_method_types": l.payment_method_types,
+                    "available_installments": l.available_installments,
+                    "has_dynamic_pricing": l.has_dynamic_pricing,
+                })
+            })
             .collect(),
     )
 }
@@ -334,27 +372,9 @@ pub(crate) fn checkout(st: &State, co: &Checkout, cx: &Ctx<'_>) -> Value {
         "subtotal_in_cents": co.total_cents,
         "discount": null,
         "custom_fields": [],
-        "payment_method_types": checkout_methods(co),
+        "payment_method_types": co.stated_methods(),
+        "items": items(co),
     })
-}
-
-/// The payment methods the checkout's items allow (those stated on every item that states
-/// any), in canonical order; null when no item states them (the account's defaults).
-fn checkout_methods(co: &Checkout) -> Value {
-    let stated: Vec<&Vec<&'static str>> = co
-        .lines
-        .iter()
-        .filter_map(|l| l.payment_method_types.as_ref())
-        .collect();
-    if stated.is_empty() {
-        return Value::Null;
-    }
-    json!(
-        super::parse::PAYMENT_METHOD_TYPES
-            .iter()
-            .filter(|m| stated.iter().all(|s| s.contains(m)))
-            .collect::<Vec<_>>()
-    )
 }
 
 /// The checkout inside an event (`payment_intent.succeeded`'s shape).
@@ -493,21 +513,34 @@ pub(crate) fn intent_id(p: &Payment) -> String {
     format!("in_{suffix}")
 }
 
+/// A bank transfer's `bank_reference` and `sender_comment`: both null until the transfer
+/// settled (and on a failed one).
+fn bank_details(p: &Payment) -> (Value, Value) {
+    if p.status == PayStatus::Succeeded {
+        (json!(p.bank_reference), json!(p.sender_comment))
+    } else {
+        (Value::Null, Value::Null)
+    }
+}
+
 /// A payment as `GET /api/intents/{id}` answers it: the unified `intent.*` shape (`type`,
-/// `status`, `raw_status`, `customer {id, email, nit}`, `product {id}`, `checkout`,
-/// per-type `details`); `None` for a trial's card setup, which is no payment.
+/// `status`, `raw_status`, `amount_in_cents`, `currency`, `customer {id, email, nit}`,
+/// `product {id}`, `checkout`, per-type `details`) and `payment {id, paymentable}`, the same
+/// payment object as the legacy events'; `None` for a trial's card setup, which is no payment.
 pub(crate) fn unified_intent(st: &State, p: &Payment, cx: &Ctx<'_>) -> Option<Value> {
     let (kind, details) = match &p.method {
         PayMethod::Card => (
             "payment",
             json!({ "payment_intent_id": p.id, "card": { "last4": CARD_LAST4, "network": CARD_NETWORK } }),
         ),
-        // The bank's reference and the payer's comment are null while the transfer is pending
-        // (and the simulator's banks send none).
-        PayMethod::BankTransfer { intent_id } => (
-            "bank_transfer",
-            json!({ "bank_transfer_intent_id": intent_id, "bank_reference": null, "sender_comment": null }),
-        ),
+        PayMethod::BankTransfer { intent_id } => {
+            let (reference, comment) = bank_details(p);
+            (
+                "bank_transfer",
+                json!({ "bank_transfer_intent_id": intent_id, "bank_reference": reference,
+                        "sender_comment": comment }),
+            )
+        }
         PayMethod::Setup => return None,
     };
     let (status, raw_status) = match p.status {
@@ -534,16 +567,50 @@ pub(crate) fn unified_intent(st: &State, p: &Payment, cx: &Ctx<'_>) -> Option<Va
         "created_at": utc_millis(p.created_at),
         "failure_reason": p.failure_reason,
         "customer": {
-            "id": customer.map(|c| c.id.as_str()),
+            // The merchant's customer (`cus_…`) when there is one, else the user.
+            "id": customer.map_or(p.user_id.as_str(), |c| c.id.as_str()),
             "user_id": p.user_id,
             "email": customer.map(|c| c.email.as_str()).or(user.map(|u| u.email.as_str())),
             "nit": customer.and_then(|c| c.nit.as_deref()),
         },
         "product": { "id": p.product_ids.first() },
         "checkout": event_checkout(st, p.checkout_id.as_deref(), cx),
+        "payment": { "id": p.id, "paymentable": paymentable(p, true) },
         "details": details,
         "live_mode": cx.live,
     }))
+}
+
+/// The unified event name of a legacy payment event: `intent.succeeded`, `intent.pending`,
+/// `intent.failed` (`None` for anything else).
+pub(crate) fn unified_name(legacy: &str) -> Option<&'static str> {
+    let (family, outcome) = legacy.split_once('.')?;
+    if !matches!(family, "payment_intent" | "bank_transfer_intent") {
+        return None;
+    }
+    match outcome {
+        "succeeded" => Some("intent.succeeded"),
+        "pending" => Some("intent.pending"),
+        "failed" => Some("intent.failed"),
+        _ => None,
+    }
+}
+
+/// `intent.succeeded` / `.pending` / `.failed`: the unified intent, with its `event_type`,
+/// `api_version` and the event's `created_at`.
+pub(crate) fn unified_event(
+    st: &State,
+    cx: &Ctx<'_>,
+    event_type: &str,
+    p: &Payment,
+    at: DateTime<Utc>,
+) -> Option<Value> {
+    let mut v = unified_intent(st, p, cx)?;
+    insert(&mut v, "event_type", json!(event_type));
+    insert(&mut v, "api_version", json!(API_VERSION));
+    insert(&mut v, "created_at", json!(utc_millis(at)));
+    connected(st, p.checkout_id.as_deref(), &mut v);
+    Some(v)
 }
 
 /// `payment_intent.succeeded` / `payment_intent.failed`.
@@ -570,7 +637,8 @@ pub(crate) fn payment_event(st: &State, cx: &Ctx<'_>, event_type: &str, p: &Paym
     v
 }
 
-/// `bank_transfer_intent.pending` / `.succeeded` / `.failed`.
+/// `bank_transfer_intent.pending` / `.succeeded` / `.failed`, with the bank's `bank_reference`
+/// and the payer's `sender_comment` at the top level (null while pending).
 pub(crate) fn bank_event(
     st: &State,
     cx: &Ctx<'_>,
@@ -594,6 +662,9 @@ pub(crate) fn bank_event(
         "tax_invoice_url": p.tax_invoice_url,
         "live_mode": cx.live,
     });
+    let (reference, comment) = bank_details(p);
+    insert(&mut v, "bank_reference", reference);
+    insert(&mut v, "sender_comment", comment);
     connected(st, p.checkout_id.as_deref(), &mut v);
     v
 }
@@ -659,6 +730,33 @@ pub(crate) fn setup_event(
         "live_mode": cx.live,
     });
     connected(st, Some(&info.checkout_id), &mut v);
+    v
+}
+
+/// `setup_intent.succeeded` / `.cancelled` of a setup (card-saving) checkout: flat, the name
+/// under `event_type`, the saved `payment_method {id, type, card {last4, network}}` (null when
+/// cancelled) and `checkout {id, metadata}`, as the card-update guide describes it.
+pub(crate) fn checkout_setup_event(
+    st: &State,
+    cx: &Ctx<'_>,
+    event_type: &str,
+    intent_id: &str,
+    co: &Checkout,
+    at: DateTime<Utc>,
+) -> Value {
+    let succeeded = event_type.ends_with("succeeded");
+    let mut v = json!({
+        "id": intent_id,
+        "event_type": event_type,
+        "api_version": API_VERSION,
+        "created_at": gt_millis(at),
+        "status": if succeeded { "succeeded" } else { "cancelled" },
+        "payment_method": if succeeded { payment_method(st, co.payment_method_id.as_deref()) } else { Value::Null },
+        "customer_id": co.user_id,
+        "checkout": checkout_in_event(st, co, cx),
+        "live_mode": cx.live,
+    });
+    connected(st, Some(&co.id), &mut v);
     v
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::input::{Obj, Reject};
 use super::json::slug;
-use super::store::{Cur, Line, Price, Product, Recurring, State, Unit};
+use super::store::{Cur, Line, PAYMENT_METHOD_TYPES, Price, Product, Recurring, State};
 
 /// `required`, `optional`, `none`.
 const REQUIREMENTS: &[&str] = &["required", "optional", "none"];
@@ -38,7 +38,7 @@ pub(crate) fn recurring(o: &Obj<'_>, base: Option<&Recurring>) -> Result<Option<
         .or(base.map(|b| b.count))
         .unwrap_or(1);
     if unit.times(count).is_none() {
-        return Err(Reject::invalid(o.name("billing_interval_count"), out_of_range(unit)));
+        return Err(Reject::invalid(o.name("billing_interval_count"), "is out of range"));
     }
     let trial_unit = o.unit("free_trial_interval")?;
     let trial_count = o.count("free_trial_interval_count", 0)?;
@@ -58,7 +58,7 @@ pub(crate) fn recurring(o: &Obj<'_>, base: Option<&Recurring>) -> Result<Option<
     };
     if let Some((u, c)) = trial {
         if u.times(c).is_none() {
-            return Err(Reject::invalid(o.name("free_trial_interval_count"), out_of_range(u)));
+            return Err(Reject::invalid(o.name("free_trial_interval_count"), "is out of range"));
         }
     }
     let end_after = if o.has("periods_before_automatic_cancellation") {
@@ -78,14 +78,6 @@ pub(crate) fn recurring(o: &Obj<'_>, base: Option<&Recurring>) -> Result<Option<
         end_after,
         allowed_to_cancel_after,
     }))
-}
-
-/// Why a count of `unit` is refused.
-fn out_of_range(unit: Unit) -> &'static str {
-    match unit {
-        Unit::Day => "in days must be a whole number of weeks (7, 14, 28…): the simulator's engine counts weeks",
-        _ => "is out of range",
-    }
 }
 
 fn check_dynamic(o: &Obj<'_>, dynamic: bool, rec: Option<&Recurring>) -> Result<(), Reject> {
@@ -171,9 +163,6 @@ pub(crate) struct NewIds {
     pub(crate) price: String,
 }
 
-/// The payment methods an item may state (`payment_method_types`), in their canonical order.
-pub(crate) const PAYMENT_METHOD_TYPES: &[&str] = &["card", "bank_transfer", "balance", "stablecoins"];
-
 /// An item's `payment_method_types` (`None` when not given: the account's defaults).
 pub(crate) fn payment_method_types(o: &Obj<'_>) -> Result<Option<Vec<&'static str>>, Reject> {
     let key = "payment_method_types";
@@ -236,25 +225,69 @@ fn catalogue_price<'s>(st: &'s State, o: &Obj<'_>) -> Result<Option<(&'s Product
     }
 }
 
-/// One checkout item: a `price_id`, a `product_id` (its single price), or the item's details.
+/// The months an item's `available_installments` may list.
+pub(crate) const INSTALLMENT_MONTHS: &[u32] = &[3, 6, 12, 18];
+
+/// An item's `available_installments` (`None` when not given): months among 3, 6, 12 and 18,
+/// on a one-time item in GTQ only (installments are a GTQ card feature).
+fn installments(o: &Obj<'_>, currency: Cur, rec: Option<&Recurring>) -> Result<Option<Vec<u32>>, Reject> {
+    let key = "available_installments";
+    let Some(list) = o.list(key)? else {
+        return Ok(None);
+    };
+    if rec.is_some() {
+        return Err(Reject::invalid(o.name(key), "is available on one-time items only"));
+    }
+    if currency != Cur::Gtq {
+        return Err(Reject::invalid(o.name(key), "is available in GTQ only"));
+    }
+    let mut months = Vec::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let n = match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| INSTALLMENT_MONTHS.contains(n))
+        .ok_or_else(|| Reject::invalid(format!("{}[{i}]", o.name(key)), "must be 3, 6, 12 or 18 (months)"))?;
+        if !months.contains(&n) {
+            months.push(n);
+        }
+    }
+    Ok(Some(months))
+}
+
+/// One checkout item: a `price_id`, a `product_id` (its single price), or the item's details,
+/// with its options (`payment_method_types`, `available_installments`,
+/// `has_dynamic_pricing`). `zero_ok`: an inline amount of 0 is read (a setup checkout's item;
+/// the caller decides whether the checkout is one).
 pub(crate) fn item(
     st: &State,
     o: &Obj<'_>,
     ids: impl FnOnce() -> NewIds,
     name_required: bool,
+    zero_ok: bool,
 ) -> Result<(Line, Option<Product>), Reject> {
     let methods = payment_method_types(o)?;
+    let dynamic = o.boolean("has_dynamic_pricing")?;
     if let Some((p, price)) = catalogue_price(st, o)? {
         let quantity = o.quantity("quantity")?;
+        let dynamic = dynamic.unwrap_or(false);
+        check_dynamic(o, dynamic, price.recurring.as_ref())?;
+        let available_installments = installments(o, price.currency, price.recurring.as_ref())?;
         return Ok((
             Line {
                 product_id: p.id.clone(),
+                price_id: price.id.clone(),
                 name: p.name.clone(),
                 unit_cents: price.amount_cents,
                 quantity,
                 currency: price.currency,
                 recurring: price.recurring.clone(),
                 payment_method_types: methods,
+                available_installments,
+                has_dynamic_pricing: dynamic,
                 inline: false,
             },
             None,
@@ -266,7 +299,10 @@ pub(crate) fn item(
         None => "Pago".to_owned(),
     };
     let currency = o.required_currency("currency")?;
-    let unit_cents = o.required_cents("amount_in_cents")?;
+    let unit_cents = match o.int("amount_in_cents") {
+        Ok(Some(0)) if zero_ok => 0,
+        _ => o.required_cents("amount_in_cents")?,
+    };
     let quantity = o.quantity("quantity")?;
     // `image_url` (the seed), `image` (one integration) or `images` (an older guide's list).
     let image_url = match o.url("image_url")? {
@@ -278,10 +314,11 @@ pub(crate) fn item(
     };
     let description = o.string("description")?;
     let terms = o.string("custom_terms_and_conditions")?;
-    let dynamic = o.boolean("has_dynamic_pricing")?.unwrap_or(false);
+    let dynamic = dynamic.unwrap_or(false);
     let metadata = o.metadata("metadata")?.unwrap_or_default();
     let rec = recurring(o, None)?;
     check_dynamic(o, dynamic, rec.as_ref())?;
+    let available_installments = installments(o, currency, rec.as_ref())?;
     let ids = ids();
     let price = Price {
         id: ids.price.clone(),
@@ -314,12 +351,15 @@ pub(crate) fn item(
     };
     let line = Line {
         product_id: ids.product,
+        price_id: ids.price,
         name,
         unit_cents,
         quantity,
         currency,
         recurring: rec,
         payment_method_types: methods,
+        available_installments,
+        has_dynamic_pricing: dynamic,
         inline: true,
     };
     Ok((line, Some(product)))

@@ -95,6 +95,9 @@ rows!(
     Endpoint
 );
 
+/// The payment methods an item may state (`payment_method_types`), in their canonical order.
+pub(crate) const PAYMENT_METHOD_TYPES: &[&str] = &["card", "bank_transfer", "balance", "stablecoins"];
+
 /// The two currencies Recurrente charges in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cur {
@@ -149,15 +152,13 @@ impl Unit {
         }
     }
 
-    /// `count` of this unit (`None` for 0). The engine counts in weeks, months and years, so a
-    /// number of days is a whole number of weeks (`None` otherwise: the API refuses it).
+    /// `count` of this unit (`None` for 0): days exactly (a 10-day trial is 10 days).
     pub(crate) fn times(self, count: u32) -> Option<Interval> {
-        let (unit, count) = match self {
-            Unit::Day if count % 7 == 0 => (IntervalUnit::Week, count / 7),
-            Unit::Day => return None,
-            Unit::Week => (IntervalUnit::Week, count),
-            Unit::Month => (IntervalUnit::Month, count),
-            Unit::Year => (IntervalUnit::Year, count),
+        let unit = match self {
+            Unit::Day => IntervalUnit::Day,
+            Unit::Week => IntervalUnit::Week,
+            Unit::Month => IntervalUnit::Month,
+            Unit::Year => IntervalUnit::Year,
         };
         Interval::new(unit, count).ok()
     }
@@ -215,6 +216,7 @@ pub(crate) struct Product {
 #[derive(Debug, Clone)]
 pub(crate) struct Line {
     pub(crate) product_id: String,
+    pub(crate) price_id: String,
     pub(crate) name: String,
     pub(crate) unit_cents: i64,
     pub(crate) quantity: i64,
@@ -222,6 +224,10 @@ pub(crate) struct Line {
     pub(crate) recurring: Option<Recurring>,
     /// The item's `payment_method_types` (`None`: the account's defaults).
     pub(crate) payment_method_types: Option<Vec<&'static str>>,
+    /// The item's `available_installments` (months among 3, 6, 12, 18; one-time GTQ items only).
+    pub(crate) available_installments: Option<Vec<u32>>,
+    /// The item's `has_dynamic_pricing` (one-time items only).
+    pub(crate) has_dynamic_pricing: bool,
     /// Given by its details (`amount_in_cents`…), not by a catalogue price.
     pub(crate) inline: bool,
 }
@@ -233,6 +239,14 @@ pub(crate) enum CheckoutStatus {
     /// A bank transfer is pending.
     InProgress,
     Paid,
+}
+
+/// A transfer set up on a checkout (`transfer_setups[]`).
+#[derive(Debug, Clone)]
+pub(crate) struct TransferSetup {
+    pub(crate) id: String,
+    pub(crate) amount_cents: i64,
+    pub(crate) recipient_id: Option<String>,
 }
 
 /// The latest payment attempt of a checkout.
@@ -259,8 +273,11 @@ pub(crate) struct Checkout {
     pub(crate) metadata: Map<String, Value>,
     pub(crate) expires_at: Option<DateTime<Utc>>,
     pub(crate) custom_account_id: Option<String>,
-    /// `(amount_in_cents, recipient_id)`.
-    pub(crate) transfer_setups: Vec<(i64, Option<String>)>,
+    /// Money sent on to other accounts once the checkout is paid.
+    pub(crate) transfer_setups: Vec<TransferSetup>,
+    /// A setup (card-saving) checkout: `mode: "setup"`, or a single one-time item of 0. Paying
+    /// it charges nothing and saves the card.
+    pub(crate) setup: bool,
     pub(crate) status: CheckoutStatus,
     pub(crate) payment_id: Option<String>,
     pub(crate) payment_method_id: Option<String>,
@@ -320,6 +337,26 @@ impl Checkout {
     /// A name for the payer page and subscriptions: the first item's.
     pub(crate) fn title(&self) -> &str {
         self.lines.first().map(|l| l.name.as_str()).unwrap_or("Checkout")
+    }
+
+    /// The payment methods the items allow: those stated on every item that states any, in
+    /// canonical order; `None` when no item states them (the account's defaults).
+    pub(crate) fn stated_methods(&self) -> Option<Vec<&'static str>> {
+        let stated: Vec<&Vec<&'static str>> = self
+            .lines
+            .iter()
+            .filter_map(|l| l.payment_method_types.as_ref())
+            .collect();
+        if stated.is_empty() {
+            return None;
+        }
+        Some(
+            PAYMENT_METHOD_TYPES
+                .iter()
+                .copied()
+                .filter(|m| stated.iter().all(|s| s.contains(m)))
+                .collect(),
+        )
     }
 }
 
@@ -413,6 +450,10 @@ pub(crate) struct Payment {
     pub(crate) product_ids: Vec<String>,
     pub(crate) tax_invoice_url: Option<String>,
     pub(crate) refund_id: Option<String>,
+    /// A bank transfer's reference, given by the bank when the transfer settles.
+    pub(crate) bank_reference: Option<String>,
+    /// A bank transfer's comment from the payer (shown once the transfer settles).
+    pub(crate) sender_comment: Option<String>,
 }
 
 /// Recurrente's fee in this simulator: 4.5 % of a successful payment, rounded half up.
@@ -541,6 +582,8 @@ pub(crate) struct State {
     pub(crate) bank_intents: HashMap<String, String>,
     /// `inv_…` → `pa_…`.
     pub(crate) invoices: HashMap<String, String>,
+    /// The payment events chosen while running (`None`: [`crate::SimConfig`]'s).
+    pub(crate) payment_events: Option<crate::RecurrentePaymentEvents>,
 }
 
 impl State {
@@ -565,7 +608,7 @@ impl State {
     }
 }
 
-/// Recurrente's state. Lock order: never take the engine's lock or [`crate::server::Shared::serial`]
+/// Recurrente's state. Lock order: never take the engine's lock or [`crate::state::Shared::serial`]
 /// while holding this one.
 #[derive(Default)]
 pub(crate) struct Store {

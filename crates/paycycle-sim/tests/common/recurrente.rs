@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing;
 use paycycle_core::WebhookEvent;
 use paycycle_recurrente::webhook::RecurrenteWebhookVerifier;
-use paycycle_sim::{SimConfig, Simulator};
+use paycycle_sim::{RecurrentePaymentEvents, SimConfig, Simulator};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -29,6 +29,19 @@ pub fn config() -> SimConfig {
 
 pub async fn sim_with_hook(url: &str) -> Simulator {
     Simulator::start(config().recurrente_webhook_url(url)).await.unwrap()
+}
+
+/// [`sim_with_hook`] sending the legacy payment events only (`payment_intent.*`,
+/// `bank_transfer_intent.*`), for tests about the reference's lifecycle and its shapes.
+pub async fn legacy_sim_with_hook(url: &str) -> Simulator {
+    Simulator::start(legacy_config().recurrente_webhook_url(url))
+        .await
+        .unwrap()
+}
+
+/// [`config`] sending the legacy payment events only.
+pub fn legacy_config() -> SimConfig {
+    config().recurrente_payment_events(RecurrentePaymentEvents::Legacy)
 }
 
 pub async fn request(

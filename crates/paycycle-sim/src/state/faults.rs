@@ -1,21 +1,10 @@
-//! Fault injection: the next requests to a path get a canned answer instead of the real one, so
-//! a client's handling of what real providers sometimes send can be tested against the simulator:
-//! a CDN's HTML error page (Cryptomus sits behind one), a 429 with `Retry-After`, a 503.
-//!
-//! `POST /__sim/faults` with a [`Fault`] (201), `DELETE /__sim/faults` to clear, or
-//! [`Simulator::inject_fault`](crate::Simulator::inject_fault) in-process.
+//! Fault injection's state: the canned answers waiting to be served (the `/__sim/faults` routes
+//! and the middleware that serves them belong to the shared control routes).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-
-use crate::server::Shared;
 
 /// A canned answer for the next `times` requests to `path`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,7 +68,7 @@ impl Faults {
     }
 
     /// Takes one use of the first fault for `path`, if any.
-    fn take(&self, path: &str) -> Option<Fault> {
+    pub(crate) fn take(&self, path: &str) -> Option<Fault> {
         let mut faults = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let i = faults.iter().position(|f| f.path == path && f.times > 0)?;
         faults[i].times -= 1;
@@ -89,39 +78,4 @@ impl Faults {
         }
         Some(fault)
     }
-}
-
-fn answer(fault: Fault) -> Response {
-    let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut res = (status, Body::from(fault.body)).into_response();
-    let ct = fault.content_type.as_deref().unwrap_or("text/html; charset=utf-8");
-    if let Ok(v) = HeaderValue::from_str(ct) {
-        res.headers_mut().insert(axum::http::header::CONTENT_TYPE, v);
-    }
-    for (k, v) in fault.headers {
-        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
-            res.headers_mut().insert(k, v);
-        }
-    }
-    res
-}
-
-/// Middleware: serves a pending fault for the request's path, else the real route.
-pub(crate) async fn inject(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    match shared.faults.take(req.uri().path()) {
-        Some(fault) => answer(fault),
-        None => next.run(req).await,
-    }
-}
-
-/// `POST /__sim/faults`.
-pub(crate) async fn add(State(shared): State<Arc<Shared>>, axum::Json(fault): axum::Json<Fault>) -> StatusCode {
-    shared.faults.add(fault);
-    StatusCode::CREATED
-}
-
-/// `DELETE /__sim/faults`.
-pub(crate) async fn clear(State(shared): State<Arc<Shared>>) -> StatusCode {
-    shared.faults.clear();
-    StatusCode::NO_CONTENT
 }

@@ -1046,7 +1046,7 @@ mod tests {
             .unwrap();
         d.set_mode(Some(&held), DeliveryMode::default().shuffle_window(100))
             .unwrap();
-        let hook = |url: &str| Webhook::new(crate::cryptomus::GATEWAY, "test", url, b"{}".to_vec());
+        let hook = |url: &str| Webhook::new(GatewayId::CRYPTOMUS, "test", url, b"{}".to_vec());
         d.enqueue(hook(&concurrent));
         d.enqueue(hook(&held));
         d.enqueue(hook(&format!("http://{addr}/ordered")));
