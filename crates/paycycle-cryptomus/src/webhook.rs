@@ -28,10 +28,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::config::Redacted;
 use crate::convert;
-use crate::sign;
+use crate::php_json;
 use crate::wire::{PaymentWebhook, Recurrence};
 
 const GATEWAY: GatewayId = GatewayId::CRYPTOMUS;
@@ -92,8 +93,22 @@ impl CryptomusWebhookVerifier {
         if key.is_empty() {
             return Err(reject(WebhookError::InvalidSecret("the payment key is empty".into())));
         }
-        sign::verify_webhook_sign(body, key).map_err(reject)?;
-        let raw: Value = serde_json::from_slice(body).map_err(|e| reject(WebhookError::Malformed(e.to_string())))?;
+        // One pass over the body gives what Cryptomus hashed (the body without its top-level
+        // `sign`, re-encoded as PHP does; the ranges already in PHP's form are hashed in place)
+        // and the body as a `Value`. Same checks and errors as `sign::verify_webhook_sign`
+        // followed by `serde_json::from_slice`.
+        let parsed = php_json::parse_object_without::<true>(body, "sign")
+            .map_err(|e| reject(WebhookError::Malformed(e.to_string())))?;
+        let given = parsed
+            .removed
+            .as_deref()
+            .ok_or_else(|| reject(WebhookError::MissingSignature))?;
+        let expected = webhook_sign(parsed.php.chunks(), key);
+        // As `sign::signatures_match`: exact (lowercase hex), in constant time.
+        if !(given.len() == expected.len() && bool::from(expected.ct_eq(given.as_bytes()))) {
+            return Err(reject(WebhookError::BadSignature));
+        }
+        let raw = parsed.value.map_err(|e| reject(WebhookError::Malformed(e)))?;
         let Some(object) = raw.as_object() else {
             return Err(reject(WebhookError::Malformed("the body is not a JSON object".into())));
         };
@@ -121,6 +136,57 @@ impl CryptomusWebhookVerifier {
 
 fn reject(reason: WebhookError) -> Error {
     Error::webhook(GATEWAY, reason)
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `md5_hex(base64(TEXT) + key)` (see [`crate::sign::request_sign`]) where `TEXT` is the
+/// concatenation of `chunks`: base64 is written a block at a time into a buffer on the stack
+/// and fed to md5 as it goes, never as a whole string.
+fn webhook_sign<'a>(chunks: impl Iterator<Item = &'a [u8]>, key: &str) -> [u8; 32] {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use md5::Md5;
+
+    /// Input bytes per block: a multiple of 3, so that blocks encode without padding.
+    const BLOCK: usize = 3 * 1024;
+    let mut md5 = Md5::new();
+    let mut encoded = [0u8; BLOCK / 3 * 4];
+    let mut encode = |md5: &mut Md5, input: &[u8]| {
+        // `encoded` holds the base64 of a whole block, so this cannot fail.
+        if let Ok(n) = STANDARD.encode_slice(input, &mut encoded) {
+            md5.update(&encoded[..n]);
+        }
+    };
+    let mut staged = [0u8; BLOCK];
+    let mut n = 0;
+    for mut chunk in chunks {
+        if n > 0 {
+            let take = chunk.len().min(BLOCK - n);
+            staged[n..n + take].copy_from_slice(&chunk[..take]);
+            n += take;
+            chunk = &chunk[take..];
+            if n < BLOCK {
+                continue;
+            }
+            encode(&mut md5, &staged);
+        }
+        let whole = chunk.len() - chunk.len() % BLOCK;
+        for block in chunk[..whole].chunks_exact(BLOCK) {
+            encode(&mut md5, block);
+        }
+        let rest = &chunk[whole..];
+        staged[..rest.len()].copy_from_slice(rest);
+        n = rest.len();
+    }
+    encode(&mut md5, &staged[..n]);
+    md5.update(key.as_bytes());
+    let mut hex = [0u8; 32];
+    for (i, b) in md5.finalize().iter().enumerate() {
+        hex[2 * i] = HEX[usize::from(b >> 4)];
+        hex[2 * i + 1] = HEX[usize::from(b & 0xf)];
+    }
+    hex
 }
 
 enum Shape {
@@ -155,7 +221,16 @@ fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
 fn event_id(object: &Map<String, Value>) -> EventId {
     let mut h = Sha256::new();
     for key in ["uuid", "status", "sign"] {
-        let v = text(object, key).unwrap_or_default();
+        // As `text`, without copying the strings.
+        let other;
+        let v = match object.get(key) {
+            None | Some(Value::Null) => "",
+            Some(Value::String(s)) => s,
+            Some(v) => {
+                other = v.to_string();
+                &other
+            }
+        };
         h.update((v.len() as u64).to_be_bytes());
         h.update(v.as_bytes());
     }
@@ -163,7 +238,8 @@ fn event_id(object: &Map<String, Value>) -> EventId {
     let mut id = String::with_capacity(10 + 64);
     id.push_str("cryptomus:");
     for b in digest {
-        id.push_str(&format!("{b:02x}"));
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     EventId::new(id)
 }
@@ -171,9 +247,13 @@ fn event_id(object: &Map<String, Value>) -> EventId {
 /// Reads the typed view of a verified body; a member that does not read is `Malformed`, with
 /// its path.
 fn typed<T: DeserializeOwned>(raw: &Value) -> Result<T> {
-    serde_path_to_error::deserialize(raw).map_err(|e| {
-        let path = e.path().to_string();
-        reject(WebhookError::Malformed(format!("`{path}`: {}", e.into_inner())))
+    // Read directly; only a body that does not read is read again to find the member's path
+    // (the same reading, so the same outcome, at a third less of the cost).
+    T::deserialize(raw).or_else(|_| {
+        serde_path_to_error::deserialize(raw).map_err(|e| {
+            let path = e.path().to_string();
+            reject(WebhookError::Malformed(format!("`{path}`: {}", e.into_inner())))
+        })
     })
 }
 
@@ -211,6 +291,7 @@ fn recurrence_event(id: EventId, status: Option<String>, raw: Value) -> Result<W
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sign;
     use paycycle_core::{CancelledBy, Currency, Money};
     use proptest::prelude::any;
 
