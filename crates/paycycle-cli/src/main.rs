@@ -12,8 +12,17 @@
 //! environment (`CRYPTOMUS_PAYMENT_KEY`, `RECURRENTE_WEBHOOK_SECRET`) instead of the command
 //! line, where other users of the machine could see them.
 //!
-//! Exit codes: 0 success; 1 the webhook was rejected (one line on stderr says why); 2 bad usage
-//! or unreadable input.
+//! Against a running simulator (`--sim URL`, default `http://127.0.0.1:8787`) or any receiver:
+//!
+//! ```text
+//! paycycle clock [--sim URL] [--json] [show | advance 30d | set 2026-03-01]
+//! paycycle seed --gateway cryptomus|recurrente --count N [--status active] [--sim URL] [--json]
+//! paycycle subscriptions [--gateway G] [--sim URL] [--json]
+//! paycycle trigger payment_succeeded --gateway recurrente --to http://127.0.0.1:3000/webhooks [--secret whsec_…]
+//! ```
+//!
+//! Exit codes: 0 success; 1 a failure explained in one line on stderr (a rejected webhook, an
+//! unreachable simulator, a receiver that did not answer 2xx); 2 bad usage or unreadable input.
 #![forbid(unsafe_code)]
 
 use std::io::{Read, Write};
@@ -22,6 +31,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
+use url::Url;
+
+mod remote;
+mod trigger;
+
+use remote::{ClockAction, DEFAULT_SIM};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,9 +62,103 @@ enum Command {
         #[command(subcommand)]
         action: WebhookAction,
     },
+    /// Show or move a running simulator's virtual clock (it only moves forward).
+    #[command(
+        after_help = "Examples:\n  paycycle clock\n  paycycle clock --sim http://127.0.0.1:8787 advance 30d\n  paycycle clock set 2026-03-01 --json"
+    )]
+    Clock {
+        /// The simulator's base URL.
+        #[arg(long, default_value = DEFAULT_SIM, global = true)]
+        sim: Url,
+        /// Print JSON (`{"now": …, "transitions": N}`).
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<ClockCommand>,
+    },
+    /// Send one realistic sample event of a normalized kind, signed exactly as the provider
+    /// signs it, to any URL; print the receiver's answer.
+    #[command(
+        after_help = "EVENT is an EventKind in snake case: payment_succeeded, payment_failed, payment_pending, \
+payment_refunded, subscription_started, subscription_past_due, subscription_paused, subscription_resumed, \
+subscription_cancelled, subscription_reactivated, subscription_updated, dispute_opened, dispute_updated, \
+setup_succeeded, setup_failed (Cryptomus sends only the payment kinds, subscription_started and \
+subscription_cancelled).\n\nExample:\n  paycycle trigger payment_succeeded --gateway recurrente --to http://127.0.0.1:3000/webhooks/recurrente --secret whsec_…"
+    )]
+    Trigger {
+        /// The normalized kind, e.g. `payment_succeeded`.
+        event: String,
+        /// Which provider's payload and signature.
+        #[arg(long, value_enum)]
+        gateway: Gateway,
+        /// Where to POST it.
+        #[arg(long)]
+        to: Url,
+        /// Recurrente: the endpoint's signing secret (default: the simulator's).
+        #[arg(long, env = "RECURRENTE_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Cryptomus: the payment key (default: the simulator's).
+        #[arg(long, env = "CRYPTOMUS_PAYMENT_KEY", hide_env_values = true)]
+        key: Option<String>,
+        /// The merchant reference the event carries.
+        #[arg(long, default_value = "order-trigger")]
+        reference: String,
+        /// Print JSON (`{"status": …, "body": …, "event": …}`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fill a running simulator with N subscriptions in a given state (bulk, no webhooks).
+    #[command(after_help = "Example:\n  paycycle seed --gateway recurrente --count 1000 --status active")]
+    Seed {
+        /// Which provider.
+        #[arg(long, value_enum)]
+        gateway: Gateway,
+        /// How many.
+        #[arg(long)]
+        count: u32,
+        /// Their state (e.g. `active`, `pending`, `cancelled`; the simulator says which it knows).
+        #[arg(long)]
+        status: Option<String>,
+        /// The simulator's base URL.
+        #[arg(long, default_value = DEFAULT_SIM)]
+        sim: Url,
+        /// Print the simulator's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List what a running simulator holds (read through the providers' own APIs).
+    #[command(after_help = "Examples:\n  paycycle subscriptions\n  paycycle subscriptions --gateway cryptomus --json")]
+    Subscriptions {
+        /// Only this provider's.
+        #[arg(long, value_enum)]
+        gateway: Option<Gateway>,
+        /// The simulator's base URL.
+        #[arg(long, default_value = DEFAULT_SIM)]
+        sim: Url,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Subcommand)]
+enum ClockCommand {
+    /// Print the simulator's time (the default).
+    Show,
+    /// Move the clock forward by a duration (`30d`, `12h`, `90m`, `45s`, `2w`), running every
+    /// renewal that falls due in order.
+    Advance {
+        /// How far.
+        by: String,
+    },
+    /// Move the clock forward to a date (`2026-03-01`, midnight UTC) or an RFC 3339 time.
+    Set {
+        /// When.
+        at: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Gateway {
     /// Cryptomus: md5 `sign` inside the JSON body.
     Cryptomus,
@@ -110,6 +219,19 @@ fn usage(message: impl Into<String>) -> Failure {
     Failure {
         code: 2,
         message: message.into(),
+    }
+}
+
+fn failed(message: impl Into<String>) -> Failure {
+    rejected(message)
+}
+
+impl Gateway {
+    fn name(self) -> &'static str {
+        match self {
+            Gateway::Cryptomus => "cryptomus",
+            Gateway::Recurrente => "recurrente",
+        }
     }
 }
 
@@ -271,9 +393,89 @@ async fn sim(addr: std::net::SocketAddr) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Runs a command that talks over HTTP and prints what it answers.
+fn remote(command: &Command) -> Result<(), Failure> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| usage(format!("cannot start the async runtime: {e}")))?;
+    let out = rt.block_on(async {
+        match command {
+            Command::Clock { sim, json, action } => {
+                let action = match action {
+                    None | Some(ClockCommand::Show) => ClockAction::Show,
+                    Some(ClockCommand::Advance { by }) => ClockAction::Advance(remote::parse_duration(by)?),
+                    Some(ClockCommand::Set { at }) => ClockAction::Set(remote::parse_time(at)?),
+                };
+                remote::clock(sim, action, *json).await
+            }
+            Command::Seed {
+                gateway,
+                count,
+                status,
+                sim,
+                json,
+            } => remote::seed(sim, *gateway, *count, status.as_deref(), *json).await,
+            Command::Subscriptions { gateway, sim, json } => remote::subscriptions(sim, *gateway, *json).await,
+            Command::Trigger {
+                event,
+                gateway,
+                to,
+                secret,
+                key,
+                reference,
+                json,
+            } => trigger_one(event, *gateway, to, secret.as_deref(), key.as_deref(), reference, *json).await,
+            _ => Err(usage("not a remote command")),
+        }
+    })?;
+    write_stdout(&format!("{out}\n"))
+}
+
+async fn trigger_one(
+    event: &str,
+    gateway: Gateway,
+    to: &Url,
+    secret: Option<&str>,
+    key: Option<&str>,
+    reference: &str,
+    as_json: bool,
+) -> Result<String, Failure> {
+    let kinds = match gateway {
+        Gateway::Recurrente => trigger::RECURRENTE_KINDS,
+        Gateway::Cryptomus => trigger::CRYPTOMUS_KINDS,
+    };
+    let kind = trigger::parse_kind(event)
+        .ok_or_else(|| usage(format!("unknown event `{event}`: one of {}", kinds.join(", "))))?;
+    let body = trigger::sample(gateway, &kind, reference).ok_or_else(|| {
+        usage(format!(
+            "{} sends no `{event}` event: one of {}",
+            gateway.name(),
+            kinds.join(", ")
+        ))
+    })?;
+    let credential = match gateway {
+        Gateway::Recurrente => secret.unwrap_or(paycycle_sim::DEFAULT_RECURRENTE_WEBHOOK_SECRET),
+        Gateway::Cryptomus => key.unwrap_or(paycycle_sim::DEFAULT_CRYPTOMUS_PAYMENT_KEY),
+    };
+    let (status, answer) = remote::send_webhook(gateway, to, &body, credential).await?;
+    let out = if as_json {
+        serde_json::json!({ "status": status, "body": answer, "event": body }).to_string()
+    } else {
+        format!("HTTP {status} {}", answer.trim())
+    };
+    if (200..300).contains(&status) {
+        Ok(out)
+    } else {
+        let _ = writeln!(std::io::stdout(), "{out}");
+        Err(failed(format!("the receiver answered HTTP {status}")))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        c
+        @ (Command::Clock { .. } | Command::Seed { .. } | Command::Subscriptions { .. } | Command::Trigger { .. }) => {
+            remote(c)
+        }
         Command::Webhook {
             action: WebhookAction::Verify(args),
         } => verify(args),
