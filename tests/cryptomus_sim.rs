@@ -180,18 +180,15 @@ async fn every_validation_limit_is_enforced_by_client_and_simulator() {
 async fn each_error_shape_is_a_distinct_typed_error() {
     let sim = sim().await;
     let c = client(&sim);
-    // 422 with field errors: a reused order_id.
+    // A reused order_id (the simulator answers 422 `validation.unique`): read back by order_id,
+    // it is the existing recurrence when the terms match, and a conflict when they differ.
     let req = CreateRecurrence::new(usd("5"), "plan", Period::Weekly).order_id("dup");
-    c.create_recurrence(&req).await.unwrap();
-    match c.create_recurrence(&req).await {
-        Err(e @ Error::Rejected { status: 422, .. }) => {
-            let Error::Rejected { field_errors, .. } = &e else {
-                unreachable!()
-            };
-            assert_eq!(field_errors["order_id"], vec!["validation.unique".to_owned()]);
-            assert!(!e.is_retryable() && !e.may_have_been_sent());
-        }
-        other => panic!("duplicate order_id: {other:?}"),
+    let first = c.create_recurrence(&req).await.unwrap();
+    assert_eq!(c.create_recurrence(&req).await.unwrap().uuid, first.uuid);
+    let other = CreateRecurrence::new(usd("6"), "plan", Period::Weekly).order_id("dup");
+    match c.create_recurrence(&other).await {
+        Err(e @ Error::Conflict { .. }) => assert!(!e.is_retryable() && !e.may_have_been_sent()),
+        other => panic!("duplicate order_id with other terms: {other:?}"),
     }
     // Not found.
     assert!(matches!(
@@ -257,13 +254,21 @@ async fn cdn_pages_outages_and_rate_limits_are_typed_and_retried_only_when_safe(
     sim.inject_fault(Fault::html("/v1/recurrence/info", 503));
     assert_eq!(c.recurrence(RecurrenceRef::uuid(&r.uuid)).await.unwrap().uuid, r.uuid);
 
-    // create is not retried on a 5xx (a retry could create twice): the error reaches the caller,
-    // and since the fault answered instead of the API, nothing was created.
+    // create without an order_id is not retried on a 5xx (a retry could create twice): the
+    // error reaches the caller, and since the fault answered instead of the API, nothing was
+    // created. With an order_id it is sent again with the same order_id (tests/never_twice.rs).
+    sim.inject_fault(Fault::html("/v1/recurrence/create", 502));
+    let err = c
+        .create_recurrence(&CreateRecurrence::new(usd("5"), "plan", Period::Weekly))
+        .await
+        .unwrap_err();
+    assert!(err.may_have_been_sent(), "{err}");
     sim.inject_fault(Fault::html("/v1/recurrence/create", 502));
     let req = CreateRecurrence::new(usd("5"), "plan", Period::Weekly).order_id("once");
-    let err = c.create_recurrence(&req).await.unwrap_err();
-    assert!(err.may_have_been_sent(), "{err}");
-    assert!(c.create_recurrence(&req).await.is_ok(), "the order_id was never used");
+    assert!(
+        c.create_recurrence(&req).await.is_ok(),
+        "retried with the same order_id"
+    );
 
     // A rate limit with Retry-After, injected over the control API as a test in another language would.
     let fault = serde_json::json!({"path": "/v1/recurrence/list", "status": 429, "content_type": "application/json",

@@ -102,6 +102,16 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// The object already exists with different terms: a create repeated under the same
+    /// merchant reference (Cryptomus' `order_id`) that asked for something else. Nothing new was
+    /// created; the existing object was left as it is.
+    #[error("{gateway}: {message}")]
+    Conflict {
+        /// The gateway.
+        gateway: GatewayId,
+        /// What differs (the reference and the terms that do not match).
+        message: String,
+    },
     /// An incoming webhook failed verification or could not be read.
     #[error("{gateway} webhook rejected: {reason}")]
     Webhook {
@@ -216,6 +226,7 @@ impl Error {
             | Error::Rejected { gateway, .. }
             | Error::Transport { gateway, .. }
             | Error::Decode { gateway, .. }
+            | Error::Conflict { gateway, .. }
             | Error::Webhook { gateway, .. } => Some(gateway),
             Error::InvalidInput { .. } | Error::Config { .. } => None,
         }

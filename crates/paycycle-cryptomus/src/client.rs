@@ -5,9 +5,14 @@
 //! signed.
 //!
 //! Retries: info and list (read-only) are tried up to [`CryptomusConfig::max_retries`] more
-//! times after a transport error or a 5xx, with a doubling backoff. Create and cancel are retried
-//! only when the connection could not be opened (the request was certainly not sent): a blind
-//! retry of a create could start a second recurrence.
+//! times after a transport error or a 5xx, with a doubling backoff. Cancel is retried only when
+//! the connection could not be opened (the request was certainly not sent). Create never charges
+//! twice: with an `order_id`, a create whose outcome is unknown is sent again with the same
+//! `order_id`, and Cryptomus' "duplicate order" answer is resolved by reading that `order_id`
+//! (see [`CryptomusClient::create_recurrence`]); without one, it is sent once.
+//!
+//! Redirects are never followed (the `merchant` and `sign` headers must not reach another host):
+//! a 3xx is [`Error::Rejected`] naming its `Location`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -100,6 +105,8 @@ impl CryptomusClient {
     /// [`Error::Config`] (key `http_client`) when the HTTP client cannot be built (TLS setup).
     pub fn new(config: CryptomusConfig) -> Result<CryptomusClient> {
         let http = reqwest::Client::builder()
+            // Never follow a redirect: reqwest would carry `merchant` and `sign` to the new host.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.timeout().min(Duration::from_secs(10)))
             .timeout(config.timeout())
             .user_agent(concat!("paycycle-cryptomus/", env!("CARGO_PKG_VERSION")))
@@ -110,6 +117,9 @@ impl CryptomusClient {
 
     /// A client over an existing `reqwest::Client` (to share its pool); the configured timeout
     /// is applied to every request.
+    ///
+    /// Build that client with `redirect(reqwest::redirect::Policy::none())`: reqwest keeps
+    /// custom headers such as `merchant` and `sign` when it follows a redirect to another host.
     pub fn with_http_client(config: CryptomusConfig, http: reqwest::Client) -> CryptomusClient {
         CryptomusClient {
             inner: Arc::new(Inner { http, config }),
@@ -131,18 +141,66 @@ impl CryptomusClient {
 
     /// `POST /v1/recurrence/create`: creates a recurrence; send the payer to its `url`.
     ///
-    /// The request is checked with [`CreateRecurrence::validate`] first. It is not retried
-    /// unless the connection could not be opened; after an error with
-    /// [`Error::may_have_been_sent`], look the recurrence up by `order_id` before creating
-    /// another.
+    /// The request is checked with [`CreateRecurrence::validate`] first.
+    ///
+    /// With an `order_id` (the gateway always sets one), the caller gets exactly one recurrence:
+    /// - an unknown outcome (a transport error after sending, a timeout, a 5xx, an unreadable
+    ///   answer: [`Error::may_have_been_sent`]) is retried with the same body, up to
+    ///   [`CryptomusConfig::max_retries`] times;
+    /// - a "duplicate order" answer (422 with `order_id` not unique), after such a retry or at
+    ///   the first try, is resolved with `info` by that `order_id`: the existing recurrence is
+    ///   returned when its terms (amount, currency, period, name, payer currency, discount)
+    ///   match, else [`Error::Conflict`];
+    /// - when the retries are spent, `info` by `order_id` is tried once more before the last
+    ///   error is returned.
+    ///
+    /// Without an `order_id` it is not retried unless the connection could not be opened.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] before sending; [`Error::Rejected`] (with `field_errors` for a
-    /// 422), [`Error::Authentication`], [`Error::RateLimited`], [`Error::Transport`],
-    /// [`Error::Decode`].
+    /// [`Error::InvalidInput`] before sending; [`Error::Conflict`] (the `order_id` exists with
+    /// other terms); [`Error::Rejected`] (with `field_errors` for a 422),
+    /// [`Error::Authentication`], [`Error::RateLimited`], [`Error::Transport`], [`Error::Decode`].
     pub async fn create_recurrence(&self, request: &CreateRecurrence) -> Result<Recurrence> {
         request.validate()?;
         let body = to_body(request)?;
+        let Some(order_id) = request.order_id.as_deref() else {
+            return self.create_once(body).await;
+        };
+        let config = &self.inner.config;
+        let mut attempt: u32 = 0;
+        loop {
+            let err = match self.create_once(body.clone()).await {
+                Ok(rec) => return Ok(rec),
+                Err(e) => e,
+            };
+            if is_duplicate_order(&err) {
+                tracing::info!(attempt, "cryptomus: the order_id exists; reading it");
+                return match self.recurrence(RecurrenceRef::order_id(order_id)).await {
+                    Ok(existing) => same_terms(request, existing),
+                    // Not a recurrence (an invoice or a wallet holds the order_id): the answer stands.
+                    Err(Error::NotFound { .. }) => Err(err),
+                    Err(e) => Err(e),
+                };
+            }
+            if !err.may_have_been_sent() {
+                return Err(err);
+            }
+            if attempt >= config.max_retries() {
+                tracing::warn!(attempt, error = %err, "cryptomus: create outcome unknown, retries spent; reading the order_id");
+                return match self.recurrence(RecurrenceRef::order_id(order_id)).await {
+                    Ok(existing) => same_terms(request, existing),
+                    Err(_) => Err(err),
+                };
+            }
+            let wait = backoff(config.retry_backoff(), attempt);
+            tracing::warn!(attempt, error = %err, wait_ms = wait.as_millis() as u64, "cryptomus: create outcome unknown; sending it again with the same order_id");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One create request (retried only when the connection could not be opened).
+    async fn create_once(&self, body: Vec<u8>) -> Result<Recurrence> {
         let raw = self.execute(Op::Create, None, body).await?;
         let (mut rec, json): (Recurrence, Value) = decode(Op::Create, None, raw)?;
         rec.raw = json;
@@ -298,6 +356,65 @@ impl CryptomusClient {
     }
 }
 
+/// A 422 saying the `order_id` is taken (`validation.unique`, "has already been taken").
+fn is_duplicate_order(e: &Error) -> bool {
+    let Error::Rejected { field_errors, .. } = e else {
+        return false;
+    };
+    field_errors.get("order_id").is_some_and(|msgs| {
+        msgs.iter().any(|m| {
+            let m = m.to_ascii_lowercase();
+            m.contains("unique") || m.contains("taken") || m.contains("exist")
+        })
+    })
+}
+
+/// `existing` when it carries the terms `request` asked for, else [`Error::Conflict`].
+fn same_terms(request: &CreateRecurrence, existing: Recurrence) -> Result<Recurrence> {
+    let mut differ = Vec::new();
+    if existing.amount != Some(request.amount) {
+        differ.push(format!("amount {:?} ≠ {}", existing.amount, request.amount));
+    }
+    if existing.currency.as_ref() != Some(&request.currency) {
+        differ.push(format!("currency {:?} ≠ {}", existing.currency, request.currency));
+    }
+    if existing.period.as_ref() != Some(&request.period) {
+        differ.push(format!("period {:?} ≠ {}", existing.period, request.period.as_str()));
+    }
+    if existing.name.as_deref().is_some_and(|n| n != request.name) {
+        differ.push(format!("name {:?} ≠ {:?}", existing.name, request.name));
+    }
+    if let Some(to) = &request.to_currency
+        && existing.payer_currency.as_ref().is_some_and(|p| p != to)
+    {
+        differ.push(format!("payer currency {:?} ≠ {to}", existing.payer_currency));
+    }
+    if request.discount_days.is_some() && existing.discount_days != request.discount_days {
+        differ.push(format!(
+            "discount_days {:?} ≠ {:?}",
+            existing.discount_days, request.discount_days
+        ));
+    }
+    if request.discount_amount.is_some() && existing.discount_amount != request.discount_amount {
+        differ.push(format!(
+            "discount_amount {:?} ≠ {:?}",
+            existing.discount_amount, request.discount_amount
+        ));
+    }
+    if differ.is_empty() {
+        return Ok(existing);
+    }
+    Err(Error::Conflict {
+        gateway: GATEWAY,
+        message: format!(
+            "order_id `{}` already belongs to recurrence `{}` with other terms: {}",
+            existing.order_id.as_deref().unwrap_or_default(),
+            existing.uuid,
+            differ.join("; ")
+        ),
+    })
+}
+
 /// The wait before retry number `attempt + 1`: `base`, `2 × base`, `4 × base`…, at most 10 s.
 fn backoff(base: Duration, attempt: u32) -> Duration {
     base.saturating_mul(1u32 << attempt.min(16))
@@ -382,6 +499,7 @@ fn not_found(op: Op, which: Option<&RecurrenceRef>) -> Error {
 /// | answer | error |
 /// |---|---|
 /// | HTTP 429 | [`Error::RateLimited`] (with `Retry-After`) |
+/// | HTTP 3xx (never followed) | [`Error::Rejected`] naming the `Location` |
 /// | `{"message":"Invalid Sign."}`, HTTP 401, HTTP 403 | [`Error::Authentication`] |
 /// | `{"state":1,"errors":{…}}` (HTTP 422) | [`Error::Rejected`] with `field_errors` |
 /// | HTTP 404; info/cancel with a message containing "not found" | [`Error::NotFound`] |
@@ -398,6 +516,18 @@ fn decode<T: DeserializeOwned>(op: Op, which: Option<&RecurrenceRef>, raw: RawRe
         return Err(Error::RateLimited {
             gateway: GATEWAY,
             retry_after: paycycle_core::retry_after(&headers),
+        });
+    }
+    if status.is_redirection() {
+        let to = headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| "nowhere".to_owned(), |l| excerpt(l.as_bytes()));
+        return Err(Error::Rejected {
+            gateway: GATEWAY,
+            status: status.as_u16(),
+            message: Some(format!("redirected to {to}; redirects are not followed")),
+            field_errors: BTreeMap::new(),
         });
     }
     let auth = |message: String| Error::Authentication {

@@ -44,9 +44,11 @@ pub(crate) fn cryptomus_capabilities() -> Result<Capabilities> {
 /// - `create_checkout` creates a recurrence (`/v1/recurrence/create`): interval → `period`,
 ///   intro offer → `discount_days`/`discount_amount`, payer currency → `to_currency` (crypto
 ///   only), merchant reference → `order_id` (generated as `pc_<uuid>` when absent, so webhooks
-///   always correlate), callback URL → `url_callback`, customer and metadata → `additional_data`
-///   as the compact JSON `{"customer":{"email":…,"name":…},"metadata":{…}}` (each member only
-///   when present; nothing is sent when neither is). Unsupported options (trials, other
+///   always correlate, and a create of unknown outcome is resolved by it instead of making a
+///   second recurrence: see [`CryptomusClient::create_recurrence`]), callback URL →
+///   `url_callback`, customer and metadata → `additional_data` as the compact JSON
+///   `{"customer":{"email":…,"name":…},"metadata":{…}}` (each member only when present;
+///   nothing is sent when neither is). Unsupported options (trials, other
 ///   intervals, sign-up fees, automatic end, return URLs) are refused with
 ///   [`Error::Unsupported`].
 /// - `checkout` and `subscription` read the recurrence by uuid (`/v1/recurrence/info`);

@@ -258,6 +258,13 @@ async fn reads_are_retried_on_5xx() {
     assert_eq!(server.received().len(), 3);
 }
 
+/// The request without an `order_id`: nothing to find it by, so it is never sent twice.
+fn request_without_order_id() -> CreateRecurrence {
+    let mut r = request();
+    r.order_id = None;
+    r
+}
+
 #[tokio::test]
 async fn creates_and_cancels_are_not_retried_once_sent() {
     let server = MockServer::start(vec![
@@ -265,13 +272,30 @@ async fn creates_and_cancels_are_not_retried_once_sent() {
         Canned::new(200, DISCOUNT_RESPONSE),
     ])
     .await;
-    let err = server.client().create_recurrence(&request()).await.unwrap_err();
+    let err = server
+        .client()
+        .create_recurrence(&request_without_order_id())
+        .await
+        .unwrap_err();
     assert!(err.may_have_been_sent(), "{err:?}");
     assert_eq!(
         server.received().len(),
         1,
-        "a create is never repeated after it reached the server"
+        "a create without an order_id is never repeated after it reached the server"
     );
+
+    // With an order_id, the same create is sent again: Cryptomus refuses a second one with
+    // that order_id, so it cannot create twice.
+    let server = MockServer::start(vec![
+        Canned::new(503, "<html>busy</html>"),
+        Canned::new(200, DISCOUNT_RESPONSE),
+    ])
+    .await;
+    let rec = server.client().create_recurrence(&request()).await.unwrap();
+    assert_eq!(rec.uuid, "1ee00fbd-42e7-4653-b316-1ab12f8a447b");
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].body, received[1].body, "the same body, the same order_id");
 
     let server = MockServer::start(vec![
         Canned::new(502, "bad gateway"),
@@ -294,7 +318,7 @@ async fn timeouts_may_have_been_sent_and_only_reads_retry_them() {
     let server = MockServer::start(vec![slow]).await;
     let client = CryptomusClient::new(server.config().timeout(Duration::from_millis(200)).build().unwrap()).unwrap();
 
-    match client.create_recurrence(&request()).await.unwrap_err() {
+    match client.create_recurrence(&request_without_order_id()).await.unwrap_err() {
         e @ Error::Transport { .. } => assert!(e.may_have_been_sent()),
         other => panic!("{other:?}"),
     }
@@ -308,6 +332,13 @@ async fn timeouts_may_have_been_sent_and_only_reads_retry_them() {
         })
     ));
     assert_eq!(server.received().len(), 1 + 3);
+
+    // With an order_id: 1 + 2 creates, then `info` by order_id (1 + 2), then the last error.
+    match client.create_recurrence(&request()).await.unwrap_err() {
+        e @ Error::Transport { .. } => assert!(e.may_have_been_sent()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.received().len(), 4 + 3 + 3);
 }
 
 #[tokio::test]

@@ -10,7 +10,11 @@
 //! | `PUT /__sim/delivery` `{"url_prefix": "http://127.0.0.1:1234/webhooks/", "copies": 10, "concurrent": true, "shuffle_window": 5, "drop_per_mille": 300, "seed": 7}` | sets a [`DeliveryMode`] for the URLs with that prefix (absent or `null`: every URL; the other fields default to the ordinary behaviour); answers `{"modes": [...]}` |
 //! | `GET /__sim/delivery` | `{"modes": [{"url_prefix": …, "copies": …, "concurrent": …, "shuffle_window": …, "drop_per_mille": …, "seed": …}]}` |
 //! | `DELETE /__sim/delivery` | removes every delivery mode; answers `{"modes": []}` |
-//! | `POST /__sim/faults` [`Fault`] (201), `DELETE /__sim/faults` (204) | the next requests to a path get a canned answer instead of the real one |
+//! | `POST /__sim/seed` `{"gateway": "cryptomus" \| "recurrente", "count": N, "status": "active", "amount": "10", "currency": "USDT"}` | creates N subscriptions at once, without webhooks ([`Seed`](crate::Seed); `status` `pending`, `active` (the default), `past_due`, `paused` or `cancelled`); 201 `{"created": N, "first_id": …, "last_id": …}` (routes in `seed.rs`) |
+//! | `GET /__sim/stats` | `{"connections_accepted": n, "subscriptions": {"cryptomus": n, "recurrente": n}, "webhooks_queued": n}` ([`Stats`](crate::Stats)) |
+//! | `POST /__sim/faults` [`Fault`] (201) | the next `times` requests to a path meet a fault of its [`FaultKind`](crate::FaultKind): a canned answer (`respond`, the default), a wait (`delay`), a closed connection (`reset`), a cut JSON (`truncate`), a body over the clients' limits (`oversize`), a 3xx (`redirect`), or the real route run and its answer lost (`apply_then_respond`, `apply_then_reset`, `apply_then_delay`) |
+//! | `GET /__sim/faults` | `{"pending": [...], "requests": {"/v1/recurrence/create": 3}}`: the faults still waiting and how many requests each API path received |
+//! | `DELETE /__sim/faults` (204) | removes the pending faults and resets the request counts |
 //!
 //! Errors are `{"error": "<code>", "message": "…"}`: 422 for a malformed request;
 //! `PUT /__sim/delivery` answers 400 `invalid_delivery_mode` to a body that is not such an
@@ -36,7 +40,7 @@ use serde_json::{Value, json};
 
 use crate::state::Shared;
 use crate::state::delivery::{DeliveryMode, DeliveryRecord};
-use crate::state::faults::Fault;
+use crate::state::faults::{DEFAULT_OVERSIZE, Fault, FaultKind, MAX_OVERSIZE};
 use crate::web::{error, invalid, sim_error};
 use crate::{SimError, rfc3339};
 
@@ -50,33 +54,122 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/__sim/delivery",
             get(delivery_modes).put(set_delivery_mode).delete(clear_delivery_modes),
         )
-        .route("/__sim/faults", post(add_fault).delete(clear_faults))
+        .route("/__sim/faults", get(faults).post(add_fault).delete(clear_faults))
         .with_state(shared)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Faults
 
-fn answer(fault: Fault) -> Response {
+/// The canned answer of a fault: its status, content type, headers and body.
+fn answer(fault: &Fault, body: Body) -> Response {
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut res = (status, Body::from(fault.body)).into_response();
+    let mut res = (status, body).into_response();
     let ct = fault.content_type.as_deref().unwrap_or("text/html; charset=utf-8");
     if let Ok(v) = HeaderValue::from_str(ct) {
         res.headers_mut().insert(axum::http::header::CONTENT_TYPE, v);
     }
-    for (k, v) in fault.headers {
-        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+    for (k, v) in &fault.headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
             res.headers_mut().insert(k, v);
         }
     }
     res
 }
 
-/// Middleware: serves a pending fault for the request's path, else the real route.
+/// An answer whose body fails at once: hyper aborts the connection, so the client gets no
+/// complete answer (a connection reset, as far as it can tell).
+fn reset() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault injection: connection reset",
+        ))
+    });
+    let mut res = Response::new(Body::from_stream(failing));
+    // Promise a body that never comes, so no client can mistake the end for a complete answer.
+    res.headers_mut()
+        .insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from_static("1024"));
+    res
+}
+
+/// A JSON body of exactly `size` bytes (at least 2).
+fn oversize_body(size: usize) -> Vec<u8> {
+    let size = size.clamp(16, MAX_OVERSIZE);
+    let mut body = Vec::with_capacity(size);
+    body.extend_from_slice(b"{\"pad\":\"");
+    body.resize(size - 2, b'x');
+    body.extend_from_slice(b"\"}");
+    body
+}
+
+/// The real route's answer with the first half of its body (at most 1 MiB is read).
+async fn truncated(res: Response) -> Response {
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 1024 * 1024).await.unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(half))
+}
+
+async fn sleep_ms(ms: u64) {
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
+/// Middleware: counts the request, then serves a pending fault for its path, else the real route.
 pub(crate) async fn inject_faults(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    match shared.faults.take(req.uri().path()) {
-        Some(fault) => answer(fault),
-        None => next.run(req).await,
+    let path = req.uri().path().to_owned();
+    if !path.starts_with("/__sim/") {
+        shared.faults.count(req.method().as_str(), &path);
+    }
+    let Some(fault) = shared.faults.take(&path) else {
+        return next.run(req).await;
+    };
+    tracing::debug!(path, kind = ?fault.kind, "serving an injected fault");
+    match fault.kind {
+        FaultKind::Respond => answer(&fault, Body::from(fault.body.clone())),
+        FaultKind::Delay => {
+            sleep_ms(fault.delay_ms).await;
+            answer(&fault, Body::from(fault.body.clone()))
+        }
+        FaultKind::Reset => reset(),
+        FaultKind::Oversize => {
+            let mut res = answer(
+                &fault,
+                Body::from(oversize_body(fault.size.unwrap_or(DEFAULT_OVERSIZE))),
+            );
+            res.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            res
+        }
+        FaultKind::Redirect => {
+            let status = StatusCode::from_u16(fault.status)
+                .ok()
+                .filter(StatusCode::is_redirection)
+                .unwrap_or(StatusCode::FOUND);
+            let mut res = answer(&fault, Body::empty());
+            *res.status_mut() = status;
+            if let Some(v) = fault.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+                res.headers_mut().insert(axum::http::header::LOCATION, v);
+            }
+            res
+        }
+        FaultKind::Truncate => truncated(next.run(req).await).await,
+        FaultKind::ApplyThenRespond => {
+            drop(next.run(req).await);
+            answer(&fault, Body::from(fault.body.clone()))
+        }
+        FaultKind::ApplyThenReset => {
+            drop(next.run(req).await);
+            reset()
+        }
+        FaultKind::ApplyThenDelay => {
+            let res = next.run(req).await;
+            sleep_ms(fault.delay_ms).await;
+            res
+        }
     }
 }
 
@@ -84,6 +177,11 @@ pub(crate) async fn inject_faults(State(shared): State<Arc<Shared>>, req: Reques
 async fn add_fault(State(shared): State<Arc<Shared>>, axum::Json(fault): axum::Json<Fault>) -> StatusCode {
     shared.faults.add(fault);
     StatusCode::CREATED
+}
+
+/// `GET /__sim/faults`: `{"pending": [...], "requests": {"/path": N}}`.
+async fn faults(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(json!({"pending": shared.faults.pending(), "requests": shared.faults.requests()})).into_response()
 }
 
 /// `DELETE /__sim/faults`.
