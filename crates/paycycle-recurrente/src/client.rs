@@ -8,7 +8,10 @@
 //! done) [`Error::Rejected`] with the provider's `message` or `error` (or its raw text) and the
 //! field errors of its `errors` map; an undecodable 2xx is [`Error::Decode`] with the JSON path.
 //! Only `GET`s are retried (transport errors and 5xx, with a short backoff): a retried `POST`
-//! could create or charge twice.
+//! could create or charge twice. A checkout created with `metadata.paycycle_reference` (the
+//! gateway always sets it) is reconciled instead after an unknown outcome: found among the recent
+//! checkouts by that reference, and created again only when it is not there.
+//! Redirects are never followed, and a 3xx is [`Error::Rejected`] naming its `Location`.
 
 use std::fmt;
 use std::time::Duration;
@@ -24,6 +27,7 @@ use url::Url;
 
 use crate::config::RecurrenteConfig;
 use crate::validate;
+use crate::webhook::REFERENCE_KEY;
 use crate::wire::{
     Checkout, CheckoutCreated, Coupon, CreateCheckout, CreateCoupon, CreateCustomer, CreateOneTimePayment,
     CreateProduct, CreateTransfer, CreateUser, CreateWebhookEndpoint, CustomerProfile, Deleted, ListCheckouts,
@@ -44,6 +48,11 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 const EXCERPT_CHARS: usize = 200;
 const MESSAGE_CHARS: usize = 1000;
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// How far before the first attempt the search for a checkout of unknown outcome starts
+/// (tolerates a skew between this host's clock and Recurrente's).
+const RECONCILE_SKEW: chrono::Duration = chrono::Duration::minutes(10);
+/// How many pages of recent checkouts that search reads at most.
+const RECONCILE_PAGES: u32 = 10;
 /// Answers larger than this are refused rather than read into memory.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
@@ -183,18 +192,92 @@ impl RecurrenteClient {
     /// prices or products, a connected account, or a setup checkout that only saves a card
     /// ([`CreateCheckout::setup`]).
     ///
+    /// With `metadata.paycycle_reference` set (your own unique reference), a create whose
+    /// outcome is unknown is reconciled instead of repeated blindly: the recent checkouts are
+    /// searched for that reference and the one found is returned; only when none is found is the
+    /// create sent once more. Without it, the call is sent once and an error with
+    /// [`Error::may_have_been_sent`] means a checkout may exist.
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] before sending (see [`CreateCheckout`]'s limits: item minimums,
     /// installments, payment method types, quantities, metadata); provider errors.
     pub async fn create_checkout(&self, req: &CreateCheckout) -> Result<CheckoutCreated> {
         let body = validate::checkout(req)?;
-        self.value(Call::new(Method::POST, &["checkouts"], "checkout", "").json(&body)?)
-            .await
+        match req.metadata.get(REFERENCE_KEY).filter(|r| !r.trim().is_empty()) {
+            Some(reference) => Ok(self.create_checkout_reconciled(&body, reference).await?.0),
+            None => Ok(self.create_checkout_body(&body).await?.0),
+        }
     }
 
     pub(crate) async fn create_checkout_body(&self, body: &validate::CheckoutBody) -> Result<(CheckoutCreated, Value)> {
         self.send(Call::new(Method::POST, &["checkouts"], "checkout", "").json(body)?)
             .await
+    }
+
+    /// `POST /api/checkouts` that never creates two checkouts for one `reference` (the value of
+    /// `metadata.paycycle_reference` in `body`). Recurrente has no idempotency keys, so after an
+    /// unknown outcome ([`Error::may_have_been_sent`]: a timeout, a reset, a 5xx, an unreadable
+    /// answer) the checkouts created since just before the first attempt
+    /// (`GET /api/checkouts?from_time=…`) are searched for that reference; the one found is
+    /// returned, else the create is sent once more (and searched for again if that outcome is
+    /// unknown too). A failed search returns the original error.
+    pub(crate) async fn create_checkout_reconciled(
+        &self,
+        body: &validate::CheckoutBody,
+        reference: &str,
+    ) -> Result<(CheckoutCreated, Value)> {
+        let since = chrono::Utc::now() - RECONCILE_SKEW;
+        let first = match self.create_checkout_body(body).await {
+            Err(e) if e.may_have_been_sent() => e,
+            other => return other,
+        };
+        tracing::warn!(error = %first, "recurrente: checkout outcome unknown; looking for it by reference");
+        match self.find_checkout(reference, since).await {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "recurrente: the search for the checkout failed");
+                return Err(first);
+            }
+        }
+        match self.create_checkout_body(body).await {
+            Err(e) if e.may_have_been_sent() => match self.find_checkout(reference, since).await {
+                Ok(Some(found)) => Ok(found),
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    /// The checkout created at or after `since` whose `metadata.paycycle_reference` is
+    /// `reference` (at most [`RECONCILE_PAGES`] pages of [`MAX_PAGE_SIZE`] are read).
+    async fn find_checkout(
+        &self,
+        reference: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(CheckoutCreated, Value)>> {
+        let mut params = ListCheckouts::new().from_time(since);
+        params.paging.items = Some(MAX_PAGE_SIZE);
+        let mut page = 1;
+        for _ in 0..RECONCILE_PAGES {
+            params.paging.page = Some(page);
+            let query = validate::list_checkouts(&params)?;
+            let found: Page<(Checkout, Value)> = self.page(&["checkouts"], "checkout", query, &params.paging).await?;
+            for (checkout, raw) in found.items {
+                if checkout.metadata_str(REFERENCE_KEY) == Some(reference) {
+                    let created = CheckoutCreated {
+                        id: checkout.id,
+                        checkout_url: checkout.checkout_url,
+                    };
+                    return Ok(Some((created, raw)));
+                }
+            }
+            match found.next_cursor.as_deref().map(str::parse::<u32>) {
+                Some(Ok(next)) if next > page => page = next,
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     /// `PATCH /api/checkouts/{id}`: changes an unpaid checkout's URLs, metadata or expiry.
@@ -409,12 +492,13 @@ impl RecurrenteClient {
         self.page(&["subscriptions"], "subscription", query, params).await
     }
 
-    /// Every subscription, page after page.
+    /// Every subscription, page after page: [`MAX_PAGE_SIZE`] a page unless `params` chose a
+    /// size (the fewest requests).
     pub fn all_subscriptions(&self, params: ListParams) -> BoxStream<'_, Result<Subscription>> {
         paginate(move |cursor| async move {
             let params = ListParams {
                 page: Some(page_from_cursor(cursor.as_deref(), params.page)?),
-                ..params
+                items: params.items.or(Some(MAX_PAGE_SIZE)),
             };
             self.list_subscriptions(&params).await
         })
@@ -535,6 +619,11 @@ impl RecurrenteClient {
 
     /// `POST /api/refunds`: refunds a payment (`pa_…`) in full.
     ///
+    /// Sent once. After an error with [`Error::may_have_been_sent`] the refund may exist; no
+    /// endpoint lists a payment's refunds, so it is not looked up here. A refund is always of
+    /// the whole payment and Recurrente refuses a second one (422 "already refunded"), so
+    /// calling again is safe: that refusal means the first one went through.
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] for an empty id; provider errors.
     pub async fn create_refund(&self, payment_intent_id: &str) -> Result<Refund> {
@@ -595,6 +684,10 @@ impl RecurrenteClient {
 
     /// `POST /api/one_time_payments`: charges a saved payment method (`pay_m_…`) for items given
     /// by amount or by product.
+    ///
+    /// Sent once, never retried, never reconciled: a one-time payment carries no reference of
+    /// yours that could be searched for. After an error with [`Error::may_have_been_sent`] the
+    /// card may have been charged: check the payment's webhooks before charging again.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] before sending; provider errors (a declined card is
@@ -928,7 +1021,11 @@ fn decode<T: DeserializeOwned>(status: StatusCode, body: &[u8], secret: bool) ->
         source,
     };
     let raw: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        // An empty 2xx (e.g. 204) reads as an empty object.
+        // A 204 reads as an empty object; any other empty answer is not one Recurrente sends
+        // (a proxy that lost the body): the call's outcome is unknown.
+        if status != StatusCode::NO_CONTENT {
+            return Err(fail(".".to_owned(), "the answer is empty".into()));
+        }
         Value::Object(serde_json::Map::new())
     } else {
         serde_json::from_slice(body).map_err(|e| fail(".".to_owned(), Box::new(e)))?
@@ -1011,6 +1108,19 @@ fn error_for(status: StatusCode, headers: &HeaderMap, body: &[u8], call: &Call<'
             gateway: GATEWAY,
             retry_after: paycycle_core::retry_after(headers),
         },
+        s if s.is_redirection() => {
+            // Never followed (the client is built with `Policy::none()`): the keys stay here.
+            let to = headers
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| "nowhere".to_owned(), |l| excerpt(l.as_bytes(), false));
+            Error::Rejected {
+                gateway: GATEWAY,
+                status: status.as_u16(),
+                message: Some(format!("redirected to {to}; redirects are not followed")),
+                field_errors,
+            }
+        }
         _ => Error::Rejected {
             gateway: GATEWAY,
             status: status.as_u16(),

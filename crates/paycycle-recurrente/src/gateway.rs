@@ -164,9 +164,24 @@ impl RecurrenteGateway {
     }
 
     /// The subscription with its checkout's merchant reference, when the checkout can be read.
+    ///
+    /// One request when the subscription's answer carries its checkout's `metadata` (or has no
+    /// checkout); two otherwise, which is the documented shape: `GET /api/subscriptions/{id}`
+    /// names its checkout by `{"id"}` alone, subscriptions have no metadata of their own, and
+    /// the reference lives only in the checkout's `metadata`, so it takes
+    /// `GET /api/checkouts/{id}` to read it.
     async fn subscription_with_reference(&self, id: &str) -> Result<Subscription> {
         let (wire, raw) = self.client.get_subscription_raw(id).await?;
         let mut sub = convert::subscription(&wire, raw)?;
+        if let Some(metadata) = sub
+            .raw
+            .get("checkout")
+            .and_then(|c| c.get("metadata"))
+            .filter(|m| m.is_object())
+        {
+            sub.merchant_reference = metadata.get(REFERENCE_KEY).and_then(|r| r.as_str()).map(str::to_owned);
+            return Ok(sub);
+        }
         if let Some(checkout_id) = sub.checkout_id.clone() {
             match self.client.get_checkout_raw(checkout_id.as_str()).await {
                 Ok((checkout, _)) => sub.merchant_reference = checkout.metadata_str(REFERENCE_KEY).map(str::to_owned),
@@ -235,7 +250,8 @@ impl RecurringGateway for RecurrenteGateway {
                 Err(e) => return Err(e),
             }
         }
-        let (created, raw) = self.client.create_checkout_body(&body).await?;
+        // Never twice: an unknown outcome is reconciled by the reference in the metadata.
+        let (created, raw) = self.client.create_checkout_reconciled(&body, &reference).await?;
         let checkout = wire::Checkout {
             id: created.id.clone(),
             checkout_url: created.checkout_url.clone(),
@@ -248,6 +264,11 @@ impl RecurringGateway for RecurrenteGateway {
         Ok(out)
     }
 
+    /// One request (`GET /api/checkouts/{id}`) while the checkout is unpaid, in progress or
+    /// expired: its status is the answer. Two once it is paid: the answer names the subscription
+    /// it started (`payment.paymentable`, type and id only) but not that subscription's status,
+    /// which may have moved on since (past due, paused, cancelled) and which only
+    /// `GET /api/subscriptions/{id}` gives.
     async fn checkout(&self, id: &CheckoutId) -> Result<Checkout> {
         let (checkout, raw) = self.client.get_checkout_raw(id.as_str()).await?;
         let (status, subscription_id) = match checkout.status.as_ref() {
@@ -270,6 +291,8 @@ impl RecurringGateway for RecurrenteGateway {
         })
     }
 
+    /// `GET /api/subscriptions/{id}`, then `GET /api/checkouts/{id}` for the merchant reference
+    /// unless the first answer carries it (see `subscription_with_reference`).
     async fn subscription(&self, id: &SubscriptionId) -> Result<Subscription> {
         self.subscription_with_reference(id.as_str()).await
     }
@@ -278,7 +301,8 @@ impl RecurringGateway for RecurrenteGateway {
         let number = crate::client::parse_cursor(page.cursor.as_deref())?;
         let params = ListParams {
             page: Some(number),
-            items: page.limit,
+            // No size chosen (as `all_subscriptions` streams): the largest page, fewest requests.
+            items: page.limit.or(Some(crate::MAX_PAGE_SIZE)),
         };
         let listed = self.client.list_subscriptions_raw(&params).await?;
         let items = listed

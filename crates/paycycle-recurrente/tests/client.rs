@@ -671,13 +671,16 @@ async fn streams_walk_pages_until_a_short_or_empty_page() {
     let server = MockServer::start(paged(&[10, 3])).await;
     let page = server.client().list_subscriptions(&ListParams::new()).await.unwrap();
     assert_eq!(page.next_cursor.as_deref(), Some("2"));
+    // The stream asks for the largest page the provider allows (100) when the caller did not choose.
+    let server = MockServer::start(paged(&[100, 3])).await;
     let all: Vec<_> = server
         .client()
         .all_subscriptions(ListParams::new())
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(all.len(), 13);
+    assert_eq!(all.len(), 103);
+    assert_eq!(server.requests()[0].query.as_deref(), Some("page=1&items=100"));
 
     // The same for the other lists.
     let server = MockServer::start(|r| {

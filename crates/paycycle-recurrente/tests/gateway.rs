@@ -350,10 +350,13 @@ async fn subscription_pages_use_page_numbers_as_cursors() {
         "a full page may have a successor"
     );
     let page = g.subscriptions(PageRequest::default()).await.unwrap();
-    assert_eq!(page.next_cursor, None, "1 of the default 10");
+    assert_eq!(page.next_cursor, None, "1 of a page of 100");
     assert_eq!(
         server.lines(),
-        ["GET /api/subscriptions?page=2&items=1", "GET /api/subscriptions?page=1"]
+        [
+            "GET /api/subscriptions?page=2&items=1",
+            "GET /api/subscriptions?page=1&items=100"
+        ]
     );
     let all: Vec<_> = g.all_subscriptions().try_collect().await.unwrap();
     assert_eq!(all.len(), 1);

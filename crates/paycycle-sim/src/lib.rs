@@ -296,7 +296,10 @@
 //! `PUT`/`GET /__sim/recurrente/payment_events`), and some are shared
 //! (`POST /__sim/clock/advance` with `{"days": N}` or `{"seconds": N}` (renewals of both
 //! providers), `GET /__sim/clock`, `GET /__sim/webhooks`, `PUT`/`GET`/`DELETE /__sim/delivery`,
-//! `POST`/`DELETE /__sim/faults`). The [`Simulator`] handle has in-process equivalents.
+//! `POST`/`GET`/`DELETE /__sim/faults` (every [`FaultKind`], and per-path request counts), `POST /__sim/seed` (N subscriptions of one provider at once,
+//! real objects the API lists, no webhooks: [`Seed`]), `GET /__sim/stats` (TCP connections
+//! accepted, subscriptions per provider, webhooks queued: [`Stats`])). The [`Simulator`] handle
+//! has in-process equivalents ([`Simulator::seed`], [`Simulator::stats`]).
 //!
 //! # Webhook delivery modes
 //! By default webhooks go through one queue, in order, each delivered once (with retries) before
@@ -372,6 +375,8 @@ mod cryptomus;
 #[cfg(feature = "server")]
 mod recurrente;
 #[cfg(feature = "server")]
+mod seed;
+#[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
 mod web;
@@ -380,9 +385,12 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+pub use engine::SeedState;
 pub use engine::{Engine, EngineError, Transition, TransitionKind};
 #[cfg(feature = "server")]
 pub use recurrente::{Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
+#[cfg(feature = "server")]
+pub use seed::{MAX_SEED, Seed, Seeded, Stats, SubscriptionCounts};
 #[cfg(feature = "server")]
 pub use server::Simulator;
 pub use state::clock::{ClockError, VirtualClock};
@@ -392,7 +400,7 @@ pub use state::delivery::{
     SHUFFLE_IDLE,
 };
 #[cfg(feature = "server")]
-pub use state::faults::Fault;
+pub use state::faults::{DEFAULT_OVERSIZE, Fault, FaultKind};
 #[cfg(feature = "server")]
 pub use state::{
     Advanced, DEFAULT_CRYPTOMUS_MERCHANT_ID, DEFAULT_CRYPTOMUS_PAYMENT_KEY, DEFAULT_RECURRENTE_ACCOUNT_NAME,

@@ -4,8 +4,10 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use chrono::{DateTime, Utc};
 use paycycle_core::GatewayId;
 use tokio::sync::watch;
@@ -13,19 +15,21 @@ use tokio::task::JoinHandle;
 
 use crate::engine::Transition;
 use crate::recurrente::{self, Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
+use crate::seed::{Seed, Seeded, Stats};
 use crate::state::clock::VirtualClock;
 use crate::state::delivery::{Delivery, DeliveryMode, DeliveryRecord};
 use crate::state::faults::Fault;
 use crate::state::{Advanced, RecurrentePaymentEvents, Renderer, Shared, SimConfig};
-use crate::{SimError, control, cryptomus};
+use crate::{SimError, control, cryptomus, seed};
 
 /// Every route: each provider's API, control routes and payer pages, the shared `/__sim`
 /// control routes, and in front of them all the fault injection.
-fn router(shared: Arc<Shared>, recurrente: recurrente::Frontend) -> Router {
+fn router(shared: Arc<Shared>, recurrente: recurrente::Frontend, counted: seed::Counted) -> Router {
     Router::new()
         .merge(cryptomus::router(shared.clone()))
         .merge(recurrente::router(recurrente))
         .merge(control::router(shared.clone()))
+        .merge(seed::router(counted))
         .layer(axum::middleware::from_fn_with_state(shared, control::inject_faults))
 }
 
@@ -37,6 +41,8 @@ fn router(shared: Arc<Shared>, recurrente: recurrente::Frontend) -> Router {
 pub struct Simulator {
     shared: Arc<Shared>,
     recurrente: recurrente::Frontend,
+    /// The seed and stats routes' state (with the count of accepted connections).
+    counted: seed::Counted,
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
@@ -93,7 +99,17 @@ impl Simulator {
         ];
         let shared = Arc::new(Shared::new(config, base_url, clock, delivery, renderers));
         let recurrente = recurrente::Frontend::new(shared.clone(), recurrente_objects);
-        let app = router(shared.clone(), recurrente.clone());
+        let connections = Arc::new(AtomicU64::new(0));
+        let counted = seed::Counted {
+            shared: shared.clone(),
+            recurrente: recurrente.clone(),
+            connections: connections.clone(),
+        };
+        let app = router(shared.clone(), recurrente.clone(), counted.clone());
+        // Counts every accepted TCP connection (`GET /__sim/stats`).
+        let listener = listener.tap_io(move |_| {
+            connections.fetch_add(1, Ordering::Relaxed);
+        });
         let mut stop = shutdown_rx;
         let server = tokio::spawn(async move {
             let graceful = async move {
@@ -106,6 +122,7 @@ impl Simulator {
         Ok(Simulator {
             shared,
             recurrente,
+            counted,
             addr,
             shutdown,
             server: Some(server),
@@ -167,6 +184,37 @@ impl Simulator {
     /// [`SimError::Clock`] for a negative or overflowing duration.
     pub fn advance(&self, by: chrono::Duration) -> Result<Advanced, SimError> {
         self.shared.advance(by)
+    }
+
+    /// Creates many subscriptions at once, as `POST /__sim/seed` does: real objects the API
+    /// lists and gets, announced by no webhook (100 000 take well under a second in release).
+    ///
+    /// ```
+    /// use paycycle_core::GatewayId;
+    /// use paycycle_sim::{Seed, SeedState, SimConfig, Simulator};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = Simulator::start(SimConfig::default()).await?;
+    /// let seeded = sim.seed(&Seed::new(GatewayId::CRYPTOMUS, 1000).state(SeedState::Active))?;
+    /// assert_eq!(seeded.created, 1000);
+    /// assert_eq!(sim.stats().subscriptions.cryptomus, 1000);
+    /// sim.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`SimError::Refused`] for a gateway other than Cryptomus and Recurrente, more than
+    /// [`MAX_SEED`](crate::MAX_SEED), or a price the provider refuses.
+    pub fn seed(&self, seed: &Seed) -> Result<Seeded, SimError> {
+        seed::seed(&self.counted, seed)
+    }
+
+    /// Counters: TCP connections accepted, subscriptions by provider, webhooks queued (as
+    /// `GET /__sim/stats`).
+    pub fn stats(&self) -> Stats {
+        seed::stats(&self.counted)
     }
 
     /// The payer accepts a Cryptomus recurrence and pays the first period (as the payer page's
@@ -269,9 +317,22 @@ impl Simulator {
         recurrente::subscription_value(&self.recurrente.sim(), id)
     }
 
-    /// Makes the next requests to a path answer `fault` instead (a CDN's HTML page, a 429, …).
+    /// Makes the next requests to a path meet `fault` (a CDN's HTML page, a 429, a reset, a
+    /// 502 after the request was applied, …; see [`FaultKind`](crate::FaultKind)).
     pub fn inject_fault(&self, fault: Fault) {
         self.shared.faults.add(fault);
+    }
+
+    /// Removes every pending fault and resets the request counts.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// How many requests an API path (e.g. `/v1/recurrence/create`, any method) or a method and
+    /// path (`"POST /api/checkouts"`) received since the start or the last
+    /// [`Simulator::clear_faults`]: how many attempts a client made.
+    pub fn requests_to(&self, path: &str) -> u64 {
+        self.shared.faults.requests_to(path)
     }
 
     /// Waits until every queued webhook was delivered, refused or given up: held shuffle

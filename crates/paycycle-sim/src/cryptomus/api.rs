@@ -22,9 +22,9 @@ use serde::ser::SerializeMap;
 use serde_json::{Map, Value};
 
 use super::{GATEWAY, Period, Recurrence, RecurrenceJson, convert, ext, fixed, recurrence_json, usd_rate};
-use crate::constant_time_eq;
-use crate::engine::{EngineError, Extension, NewSubscription, Subscription, Terms};
+use crate::engine::{EngineError, Extension, NewSubscription, SeedState, Subscription, Terms};
 use crate::state::Shared;
+use crate::{SimError, constant_time_eq};
 
 /// Items per page of `/v1/recurrence/list`.
 pub(crate) const PER_PAGE: usize = 15;
@@ -563,24 +563,15 @@ impl Cursor {
     }
 }
 
-/// One page of `items` (oldest first in, newest first out), Laravel cursor-paginator style.
-pub(crate) fn paginate(all: &[Subscription], cursor: Option<Cursor>) -> (Vec<&Subscription>, Paginate) {
-    let newest_first = all.iter().rev();
-    let (mut page, has_more): (Vec<&Subscription>, bool) = match cursor {
-        None => {
-            let v: Vec<_> = newest_first.take(PER_PAGE + 1).collect();
-            (v, false)
-        }
-        Some(c) if c.next => {
-            let v: Vec<_> = newest_first.filter(|s| s.seq < c.id).take(PER_PAGE + 1).collect();
-            (v, false)
-        }
-        Some(c) => {
-            let v: Vec<_> = all.iter().filter(|s| s.seq > c.id).take(PER_PAGE + 1).collect();
-            (v, false)
-        }
+/// One page of Cryptomus recurrences, newest first, Laravel cursor-paginator style: reads
+/// `PER_PAGE + 1` rows from the engine's index (seeking to the cursor), never the whole list.
+pub(crate) fn paginate(s: &Shared, cursor: Option<Cursor>) -> (Vec<Subscription>, Paginate) {
+    let mut page = match cursor {
+        None => s.engine.newest(&GATEWAY, 0, PER_PAGE + 1),
+        Some(c) if c.next => s.engine.before(&GATEWAY, c.id, PER_PAGE + 1),
+        Some(c) => s.engine.after(&GATEWAY, c.id, PER_PAGE + 1),
     };
-    let has_more = has_more || page.len() > PER_PAGE;
+    let has_more = page.len() > PER_PAGE;
     page.truncate(PER_PAGE);
     if matches!(cursor, Some(Cursor { next: false, .. })) {
         page.reverse();
@@ -628,8 +619,7 @@ async fn list(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery, headers: 
         .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
     let cursor = params.get("cursor").and_then(|c| Cursor::decode(c));
-    let all = s.engine.list(&GATEWAY);
-    let (page, paginate) = paginate(&all, cursor);
+    let (page, paginate) = paginate(&s, cursor);
     let items: Vec<RecurrenceJson<'_>> = page
         .iter()
         .filter_map(|sub| ext(sub).map(|rec| RecurrenceJson::new(sub, rec, &s.base_url)))
@@ -640,6 +630,60 @@ async fn list(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery, headers: 
         paginate: Paginate,
     }
     ok(ListResult { items, paginate })
+}
+
+/// Creates `count` recurrences at once in `state`, as `/v1/recurrence/create` would with
+/// `amount` of `currency` (default 10 USDT), monthly, without `order_id` or `url_callback`, and
+/// no webhooks. Returns the first and last uuid.
+///
+/// # Errors
+/// [`SimError::Refused`] for a currency without a rate or an amount not above 0.
+pub(crate) fn seed(
+    s: &Shared,
+    count: usize,
+    state: SeedState,
+    amount: Option<Decimal>,
+    currency: Option<&str>,
+) -> Result<(usize, Option<String>, Option<String>), SimError> {
+    let refused = |reason: String| SimError::Refused { reason };
+    let amount = amount.unwrap_or(Decimal::TEN);
+    if amount <= Decimal::ZERO {
+        return Err(refused(format!("the amount {amount} is not above 0")));
+    }
+    let currency = Currency::parse(currency.unwrap_or("USDT"))
+        .ok()
+        .filter(|c| usd_rate(c.code()).is_some())
+        .ok_or_else(|| refused("Cryptomus has no rate for this currency".to_owned()))?;
+    let code = currency.code();
+    let usd = usd_rate(code)
+        .and_then(|r| amount.checked_mul(r))
+        .map_or_else(|| "0.00".to_owned(), |u| fixed(u, 2));
+    let crypto = currency.is_crypto();
+    let period = Period::Monthly;
+    let rec = Recurrence {
+        amount_raw: amount.to_string(),
+        currency: code.to_owned(),
+        to_currency: None,
+        url_callback: None,
+        discount_days: None,
+        discount_amount_raw: None,
+        period,
+        additional_data: None,
+        payer_currency: crypto.then(|| code.to_owned()),
+        payer_amount_usd: if crypto { usd } else { "0.00".to_owned() },
+        payer_amount: crypto.then(|| fixed(amount, 8)),
+    };
+    let terms = Terms::new(amount, code, period.interval());
+    let ext = Extension::new(rec);
+    let outcome = s.engine.seed(count, state, |_| {
+        NewSubscription::new(GATEWAY, "Seeded plan", terms.clone()).with_extension(ext.clone())
+    });
+    let created = s.run(outcome)?;
+    Ok((
+        created.len(),
+        created.first().map(|c| c.id.clone()),
+        created.last().map(|c| c.id.clone()),
+    ))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use crate::SimError;
 use crate::engine::{State as SubState, Subscription, Transition};
 use crate::state::{Renderer, Shared};
 
+pub(crate) use api::seed;
 pub(crate) use pages::page_path;
 
 /// The gateway id of Cryptomus subscriptions in the engine.

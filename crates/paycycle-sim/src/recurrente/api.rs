@@ -10,6 +10,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, patch, post};
 use paycycle_core::CancelledBy;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Map, Value, json};
 
 use super::GATEWAY;
@@ -19,10 +21,10 @@ use super::json::{self, Ctx};
 use super::parse::{self, NewIds};
 use super::store::{
     Checkout, CheckoutStatus, Coupon, Cur, Customer, Endpoint, Line, MethodKind, PayMethod, PayStatus, Payment,
-    Paymentable, Product, Refund, State as Store, Transfer, TransferSetup, User,
+    Paymentable, Product, Recurring, Refund, Start, State as Store, SubInfo, Transfer, TransferSetup, Unit, User,
 };
 use super::{Frontend, Sim};
-use crate::engine::EngineError;
+use crate::engine::{EngineError, NewSubscription, SeedState};
 use crate::{SimError, constant_time_eq};
 
 /// Items per page when `items` is not given.
@@ -203,11 +205,26 @@ fn page(s: &Sim<'_>, path: &str, q: &Map<String, Value>, all: Vec<Value>) -> Ans
 /// `Total-Pages`, `Total-Count`, and `Link` with `first`, `prev` (not on the first page), `next`
 /// (not on the last) and `last`.
 fn page_as(s: &Sim<'_>, path: &str, q: &Map<String, Value>, all: Vec<Value>, body: fn(Vec<Value>) -> Value) -> Answer {
-    let p = Paging::from(q);
     let total = all.len();
+    page_of(s, path, q, total, body, |skip, take| {
+        all.into_iter().skip(skip).take(take).collect()
+    })
+}
+
+/// As [`page_as`] for a list of `total` rows of which only the page's are rendered:
+/// `rows(skip, take)` gives the rows of the requested page, newest first.
+fn page_of(
+    s: &Sim<'_>,
+    path: &str,
+    q: &Map<String, Value>,
+    total: usize,
+    body: fn(Vec<Value>) -> Value,
+    rows: impl FnOnce(usize, usize) -> Vec<Value>,
+) -> Answer {
+    let p = Paging::from(q);
     let pages = total.div_ceil(p.items).max(1);
     let skip = p.page.saturating_sub(1).saturating_mul(p.items);
-    let items: Vec<Value> = all.into_iter().skip(skip).take(p.items).collect();
+    let items = rows(skip, p.items);
     let link_to = |n: usize, rel: &str| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in q {
@@ -1118,14 +1135,16 @@ async fn get_subscription(State(s): Shd, headers: HeaderMap, Path(id): Path<Stri
 async fn list_subscriptions(State(s): Shd, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     handle(&s, &headers, |s| {
         let q = query_map(q.as_deref());
-        let subs = s.engine.list(&GATEWAY);
-        let st = s.recurrente.lock();
-        let all = subs
-            .iter()
-            .rev()
-            .filter_map(|sub| json::subscription(&st, sub, st.subs.get(&sub.id)?))
-            .collect();
-        page(s, "/api/subscriptions", &q, all)
+        // Pending subscriptions (a bank transfer not yet settled) are not shown: count and
+        // page over the started ones, rendering only the requested page.
+        let total = s.engine.count_started(&GATEWAY);
+        page_of(s, "/api/subscriptions", &q, total, Value::Array, |skip, take| {
+            let subs = s.engine.newest_started(&GATEWAY, skip, take);
+            let st = s.recurrente.lock();
+            subs.iter()
+                .filter_map(|sub| json::subscription(&st, sub, st.subs.get(&sub.id)?))
+                .collect()
+        })
     })
 }
 
@@ -1385,6 +1404,134 @@ async fn create_one_time_payment(State(s): Shd, headers: HeaderMap, body: Bytes)
         }
         created(json!({ "id": on, "status": "paid" }))
     })
+}
+
+/// Creates `count` subscriptions at once in `state`, each with its checkout (paid; a bank
+/// transfer in progress for `pending`), for one new subscriber, billing `amount` of `currency`
+/// (default GTQ 50.00) monthly; no webhooks. Returns the count and the first and last `su_…` id.
+///
+/// # Errors
+/// [`SimError::Refused`] for a currency other than GTQ or USD, or an amount below the
+/// minimum or not in whole cents.
+pub(crate) fn seed(
+    s: &Sim<'_>,
+    count: usize,
+    state: SeedState,
+    amount: Option<Decimal>,
+    currency: Option<&str>,
+) -> Result<(usize, Option<String>, Option<String>), SimError> {
+    let refused = |reason: String| SimError::Refused { reason };
+    let cur = Cur::parse(currency.unwrap_or("GTQ")).ok_or_else(|| refused("Recurrente charges GTQ or USD".into()))?;
+    let cents = match amount {
+        None => 5000,
+        Some(a) => (a * Decimal::ONE_HUNDRED)
+            .normalize()
+            .to_i64()
+            .filter(|c| Decimal::from(*c) == a * Decimal::ONE_HUNDRED)
+            .ok_or_else(|| refused(format!("the amount {a} is not in whole cents")))?,
+    };
+    if cents < minimum_cents(cur) {
+        return Err(refused(format!("the amount is below the {} minimum", cur.as_str())));
+    }
+    let rec = Recurring {
+        unit: Unit::Month,
+        count: 1,
+        trial: None,
+        end_after: None,
+        allowed_to_cancel_after: None,
+    };
+    let line = Line {
+        product_id: flow::new_id(s, "prod_", 8),
+        price_id: flow::new_id(s, "price_", 8),
+        name: "Seeded plan".to_owned(),
+        unit_cents: cents,
+        quantity: 1,
+        currency: cur,
+        recurring: Some(rec.clone()),
+        payment_method_types: None,
+        available_installments: None,
+        has_dynamic_pricing: false,
+        inline: true,
+    };
+    let terms = flow::terms(&line, &rec).ok_or_else(|| refused("the amount is out of range".into()))?;
+    // Under the lock that orders dispatches: the outcome's transitions (others' that fell due
+    // first) are rendered in engine order.
+    let _serial = s.serial();
+    let now = s.clock.now();
+    // Recurrente's objects first (the list shows only subscriptions it knows), then the
+    // engine's: never the engine's lock under the store's.
+    let mut ids = Vec::with_capacity(count);
+    {
+        let mut st = s.recurrente.lock();
+        let user_id = flow::new_id(s, "us_", 8);
+        st.users.insert(User {
+            id: user_id.clone(),
+            email: format!("seed-{}@example.com", user_id.trim_start_matches("us_")),
+            full_name: Some("Seeded Subscriber".to_owned()),
+        });
+        let mut taken = std::collections::HashSet::with_capacity(count);
+        while ids.len() < count {
+            let su = flow::new_id(s, "su_", 8);
+            if st.subs.contains_key(&su) || !taken.insert(su.clone()) {
+                continue;
+            }
+            let checkout_id = flow::new_id(s, "ch_", 16);
+            st.checkouts.insert(Checkout {
+                id: checkout_id.clone(),
+                created_at: now,
+                lines: vec![line.clone()],
+                currency: cur,
+                total_cents: cents,
+                success_url: None,
+                cancel_url: None,
+                user_id: Some(user_id.clone()),
+                metadata: Map::new(),
+                expires_at: None,
+                custom_account_id: None,
+                transfer_setups: Vec::new(),
+                setup: false,
+                status: if state == SeedState::Pending {
+                    CheckoutStatus::InProgress
+                } else {
+                    CheckoutStatus::Paid
+                },
+                payment_id: None,
+                payment_method_id: None,
+                latest_intent: None,
+                card_payments_enabled: true,
+                bank_transfer_payments_enabled: true,
+            });
+            st.subs.insert(
+                su.clone(),
+                SubInfo {
+                    checkout_id,
+                    line: line.clone(),
+                    user_id: user_id.clone(),
+                    payment_method_id: None,
+                    first_payment_id: flow::new_id(s, "pa_", 8),
+                    start: if state == SeedState::Pending {
+                        Start::BankTransfer
+                    } else {
+                        Start::Card
+                    },
+                    last_payment_id: None,
+                    signup_cents: 0,
+                },
+            );
+            ids.push(su);
+        }
+    }
+    let name = line.name.clone();
+    let outcome = s.engine.seed(count, state, |i| {
+        let id = ids.get(i).cloned().unwrap_or_default();
+        NewSubscription::new(GATEWAY, name.clone(), terms.clone()).with_id(id)
+    });
+    let created = s.run(outcome)?;
+    Ok((
+        created.len(),
+        created.first().map(|c| c.id.clone()),
+        created.last().map(|c| c.id.clone()),
+    ))
 }
 
 async fn unknown(State(s): Shd, headers: HeaderMap) -> Response {

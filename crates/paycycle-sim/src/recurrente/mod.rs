@@ -24,6 +24,7 @@ use std::sync::Arc;
 use axum::Router;
 use paycycle_core::GatewayId;
 
+pub(crate) use api::seed;
 pub use flow::{Attempt, Outcome};
 pub(crate) use flow::{Payer, checkout_value, fail_next_charge, pay, set_payment_events, settle, subscription_value};
 

@@ -24,7 +24,7 @@
 //!   The same holds for a cancelled subscription brought back by [`Engine::reactivate`].
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -556,10 +556,148 @@ impl NewSubscription {
     }
 }
 
+/// How [`Engine::seed`] leaves the subscriptions it creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SeedState {
+    /// Created, never accepted.
+    Pending,
+    /// Accepted now, the first period paid.
+    Active,
+    /// Accepted now, the first charge failed and is being retried (at the first retry offset,
+    /// else in three days).
+    PastDue,
+    /// Accepted now, the first period paid, then paused.
+    Paused,
+    /// Accepted now, the first period paid, then cancelled by the merchant.
+    Cancelled,
+}
+
+impl SeedState {
+    /// Reads `pending`, `active`, `past_due`, `paused`, `cancelled`.
+    pub fn parse(s: &str) -> Option<SeedState> {
+        Some(match s {
+            "pending" => SeedState::Pending,
+            "active" => SeedState::Active,
+            "past_due" => SeedState::PastDue,
+            "paused" => SeedState::Paused,
+            "cancelled" | "canceled" => SeedState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// A Fenwick tree of counts over positions 1..=n, growing at the end: prefix sums and the
+/// k-th counted position in O(log n).
+#[derive(Debug)]
+struct Fenwick {
+    /// `tree[0]` is unused.
+    tree: Vec<i64>,
+}
+
+impl Default for Fenwick {
+    fn default() -> Fenwick {
+        Fenwick { tree: vec![0] }
+    }
+}
+
+impl Fenwick {
+    fn len(&self) -> usize {
+        self.tree.len() - 1
+    }
+
+    /// Appends position `len + 1` with value `v`.
+    fn push(&mut self, v: i64) {
+        let i = self.tree.len();
+        let low = i & i.wrapping_neg();
+        let node = v + self.prefix(i - 1) - self.prefix(i - low);
+        self.tree.push(node);
+    }
+
+    /// Adds `d` at position `i` (from 1).
+    fn add(&mut self, mut i: usize, d: i64) {
+        while i < self.tree.len() {
+            if let Some(x) = self.tree.get_mut(i) {
+                *x += d;
+            }
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// The sum over positions 1..=i.
+    fn prefix(&self, mut i: usize) -> i64 {
+        let mut sum = 0;
+        while i > 0 {
+            sum += self.tree.get(i).copied().unwrap_or(0);
+            i -= i & i.wrapping_neg();
+        }
+        sum
+    }
+
+    /// The smallest position whose prefix sum reaches `k` (from 1), if any.
+    fn find(&self, k: i64) -> Option<usize> {
+        let n = self.len();
+        if k < 1 || k > self.prefix(n) {
+            return None;
+        }
+        let mut pos = 0;
+        let mut rem = k;
+        let mut step = if n == 0 {
+            0
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
+        while step > 0 {
+            let next = pos + step;
+            if next <= n {
+                let v = self.tree.get(next).copied().unwrap_or(0);
+                if v < rem {
+                    pos = next;
+                    rem -= v;
+                }
+            }
+            step >>= 1;
+        }
+        Some(pos + 1)
+    }
+}
+
+/// One gateway's subscriptions in creation order, and which of them have started (left
+/// `Pending`).
+#[derive(Debug, Default)]
+struct GatewayIndex {
+    /// Indices into [`EngineState::subs`], oldest first (so `seq`s ascending).
+    subs: Vec<usize>,
+    /// 1 at each position (from 1) whose subscription is no longer pending.
+    started: Fenwick,
+}
+
+/// Where each subscription sits in the indexes.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Its position (from 1) in its gateway's [`GatewayIndex`].
+    position: usize,
+    /// Counted as started in its gateway's index.
+    started: bool,
+    /// Its key in [`EngineState::due`].
+    due: Option<DateTime<Utc>>,
+}
+
+/// Subscriptions, with indexes that make every operation O(log n) in their number: by id, by
+/// gateway in creation order (with started counts for pages that hide pending ones), by
+/// reference, and by the time of their next event.
 #[derive(Debug, Default)]
 struct EngineState {
     subs: Vec<Subscription>,
+    slots: Vec<Slot>,
     by_id: HashMap<String, usize>,
+    by_gateway: HashMap<GatewayId, GatewayIndex>,
+    /// Indices of the subscriptions with each (gateway, reference), oldest first.
+    by_reference: HashMap<(GatewayId, String), Vec<usize>>,
+    /// `(next event time, seq)` of every subscription with an event to come.
+    due: BTreeSet<(DateTime<Utc>, u64)>,
+    /// Subscriptions changed since their index entries were last brought up to date.
+    touched: Vec<usize>,
 }
 
 /// The lifecycle engine. Thread-safe; every method takes `&self`.
@@ -605,6 +743,7 @@ impl Engine {
         let mut st = self.lock();
         let mut transitions = st.advance_to(now, &self.ids);
         let result = op(&mut st, now, &mut transitions);
+        st.reindex_touched();
         Outcome { result, transitions }
     }
 
@@ -621,47 +760,30 @@ impl Engine {
     /// Creates a pending subscription.
     pub fn create(&self, new: NewSubscription) -> Outcome<Subscription> {
         self.with_state(|st, now, _| {
-            if new.unique_reference {
-                if let Some(r) = &new.reference {
-                    let taken = st
-                        .subs
-                        .iter()
-                        .any(|s| s.gateway == new.gateway && s.reference.as_deref() == Some(r.as_str()));
-                    if taken {
-                        return Err(EngineError::DuplicateReference { reference: r.clone() });
-                    }
-                }
+            let sub = st.insert(new, now, &self.ids)?;
+            Ok(sub.clone())
+        })
+    }
+
+    /// Creates `count` subscriptions at once, in `state`, under one lock, with no transitions of
+    /// their own (nothing is announced; the outcome's transitions are those of other
+    /// subscriptions that fell due first): for tests and benchmarks that need many. `make(i)`
+    /// describes the `i`-th (from 0). Stops at the first refused one (a duplicate id or
+    /// reference); those created before it stay.
+    pub fn seed(
+        &self,
+        count: usize,
+        state: SeedState,
+        mut make: impl FnMut(usize) -> NewSubscription,
+    ) -> Outcome<Vec<Subscription>> {
+        self.with_state(|st, now, _| {
+            let mut created = Vec::with_capacity(count);
+            for i in 0..count {
+                let sub = st.insert(make(i), now, &self.ids)?;
+                seed_state(sub, state, now);
+                created.push(sub.clone());
             }
-            let id = new.id.unwrap_or_else(|| self.ids.next_uuid());
-            if st.by_id.contains_key(&id) {
-                return Err(EngineError::DuplicateId { id });
-            }
-            let seq = st.subs.len() as u64 + 1;
-            let sub = Subscription {
-                id: id.clone(),
-                seq,
-                gateway: new.gateway,
-                name: new.name,
-                reference: new.reference,
-                terms: new.terms,
-                state: State::Pending,
-                created_at: now,
-                accepted_at: None,
-                activated_at: None,
-                anchor: None,
-                next_period_index: 0,
-                next_charge_at: None,
-                periods_paid: 0,
-                last_paid_at: None,
-                dunning: None,
-                ended_at: None,
-                failures_pending: 0,
-                last_event_at: now,
-                extension: new.extension,
-            };
-            st.by_id.insert(id, st.subs.len());
-            st.subs.push(sub.clone());
-            Ok(sub)
+            Ok(created)
         })
     }
 
@@ -833,22 +955,145 @@ impl Engine {
 
     /// The subscription of `gateway` with this reference (the latest if several).
     pub fn find_by_reference(&self, gateway: &GatewayId, reference: &str) -> Option<Subscription> {
-        self.lock()
-            .subs
-            .iter()
-            .rev()
-            .find(|s| &s.gateway == gateway && s.reference.as_deref() == Some(reference))
-            .cloned()
+        let st = self.lock();
+        let key = (gateway.clone(), reference.to_owned());
+        let i = *st.by_reference.get(&key)?.last()?;
+        st.subs.get(i).cloned()
     }
 
-    /// Every subscription of `gateway`, oldest first.
+    /// Every subscription of `gateway`, oldest first (O(n): prefer the paged methods).
     pub fn list(&self, gateway: &GatewayId) -> Vec<Subscription> {
-        self.lock()
-            .subs
+        let st = self.lock();
+        st.gateway_subs(gateway)
             .iter()
-            .filter(|s| &s.gateway == gateway)
+            .filter_map(|i| st.subs.get(*i))
             .cloned()
             .collect()
+    }
+
+    /// How many subscriptions `gateway` has.
+    pub fn count(&self, gateway: &GatewayId) -> usize {
+        self.lock().gateway_subs(gateway).len()
+    }
+
+    /// How many subscriptions of `gateway` have started (are no longer pending).
+    pub fn count_started(&self, gateway: &GatewayId) -> usize {
+        let st = self.lock();
+        st.by_gateway
+            .get(gateway)
+            .map_or(0, |g| usize::try_from(g.started.prefix(g.started.len())).unwrap_or(0))
+    }
+
+    /// Up to `take` subscriptions of `gateway`, newest first, after skipping the `skip` newest.
+    pub fn newest(&self, gateway: &GatewayId, skip: usize, take: usize) -> Vec<Subscription> {
+        let st = self.lock();
+        let subs = st.gateway_subs(gateway);
+        let end = subs.len().saturating_sub(skip);
+        let start = end.saturating_sub(take);
+        subs.get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .filter_map(|i| st.subs.get(*i))
+            .cloned()
+            .collect()
+    }
+
+    /// As [`Engine::newest`], counting only the subscriptions that have started (pending ones
+    /// are left out, as Recurrente's list leaves them out).
+    pub fn newest_started(&self, gateway: &GatewayId, skip: usize, take: usize) -> Vec<Subscription> {
+        let st = self.lock();
+        let Some(g) = st.by_gateway.get(gateway) else {
+            return Vec::new();
+        };
+        let total = g.started.prefix(g.started.len());
+        let skip = i64::try_from(skip).unwrap_or(i64::MAX);
+        let take = i64::try_from(take).unwrap_or(i64::MAX);
+        let mut out = Vec::new();
+        // The j-th newest started one is the (total - j)-th oldest started one.
+        let mut k = total.saturating_sub(skip);
+        while k >= 1 && total.saturating_sub(k) < skip.saturating_add(take) {
+            let Some(pos) = g.started.find(k) else { break };
+            if let Some(sub) = pos
+                .checked_sub(1)
+                .and_then(|p| g.subs.get(p))
+                .and_then(|i| st.subs.get(*i))
+            {
+                out.push(sub.clone());
+            }
+            k -= 1;
+        }
+        out
+    }
+
+    /// Up to `take` subscriptions of `gateway` created before the one with `seq`, newest first.
+    pub fn before(&self, gateway: &GatewayId, seq: u64, take: usize) -> Vec<Subscription> {
+        let st = self.lock();
+        let subs = st.gateway_subs(gateway);
+        let end = subs.partition_point(|i| st.subs.get(*i).is_some_and(|s| s.seq < seq));
+        let start = end.saturating_sub(take);
+        subs.get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .filter_map(|i| st.subs.get(*i))
+            .cloned()
+            .collect()
+    }
+
+    /// Up to `take` subscriptions of `gateway` created after the one with `seq`, oldest first.
+    pub fn after(&self, gateway: &GatewayId, seq: u64, take: usize) -> Vec<Subscription> {
+        let st = self.lock();
+        let subs = st.gateway_subs(gateway);
+        let start = subs.partition_point(|i| st.subs.get(*i).is_some_and(|s| s.seq <= seq));
+        subs.iter()
+            .skip(start)
+            .take(take)
+            .filter_map(|i| st.subs.get(*i))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Puts a freshly created (pending) subscription in `state`, as if it had happened now,
+/// without transitions.
+fn seed_state(sub: &mut Subscription, state: SeedState, now: DateTime<Utc>) {
+    if state == SeedState::Pending {
+        return;
+    }
+    sub.accepted_at = Some(now);
+    sub.activated_at = Some(now);
+    sub.anchor = Some(now);
+    sub.last_event_at = now;
+    sub.state = State::Active;
+    if state == SeedState::PastDue {
+        let next_retry_at = sub
+            .terms
+            .retry_after
+            .first()
+            .copied()
+            .unwrap_or_else(|| Duration::days(3));
+        let next_retry_at = now.checked_add_signed(next_retry_at).unwrap_or(now);
+        sub.state = State::PastDue;
+        sub.dunning = Some(Dunning {
+            period_index: 0,
+            due_at: now,
+            attempts: 1,
+            next_retry_at,
+        });
+        return;
+    }
+    paid(sub, 0, now);
+    match state {
+        SeedState::Paused => sub.state = State::Paused,
+        SeedState::Cancelled => {
+            sub.state = State::Cancelled {
+                by: CancelledBy::Merchant,
+            };
+            sub.ended_at = Some(now);
+            sub.next_charge_at = None;
+        }
+        _ => {}
     }
 }
 
@@ -901,26 +1146,142 @@ fn paid(sub: &mut Subscription, index: u32, at: DateTime<Utc>) {
 }
 
 impl EngineState {
+    /// A subscription to change: its index entries are brought up to date by
+    /// [`EngineState::reindex_touched`] (which every operation calls before it returns).
     fn get_mut(&mut self, id: &str) -> Result<&mut Subscription, EngineError> {
         let not_found = || EngineError::NotFound { id: id.to_owned() };
         let i = *self.by_id.get(id).ok_or_else(not_found)?;
+        self.touched.push(i);
         self.subs.get_mut(i).ok_or_else(not_found)
     }
 
+    /// The indices of `gateway`'s subscriptions, oldest first.
+    fn gateway_subs(&self, gateway: &GatewayId) -> &[usize] {
+        self.by_gateway.get(gateway).map_or(&[], |g| g.subs.as_slice())
+    }
+
+    /// Adds a pending subscription (refusing a taken id, or a taken reference when it must be
+    /// unique); returns it for changes (indexed when the operation ends).
+    fn insert(
+        &mut self,
+        new: NewSubscription,
+        now: DateTime<Utc>,
+        ids: &IdGen,
+    ) -> Result<&mut Subscription, EngineError> {
+        let ref_key = new.reference.clone().map(|r| (new.gateway.clone(), r));
+        if new.unique_reference {
+            if let Some(key) = &ref_key {
+                if self.by_reference.get(key).is_some_and(|v| !v.is_empty()) {
+                    return Err(EngineError::DuplicateReference {
+                        reference: key.1.clone(),
+                    });
+                }
+            }
+        }
+        let id = new.id.unwrap_or_else(|| ids.next_uuid());
+        if self.by_id.contains_key(&id) {
+            return Err(EngineError::DuplicateId { id });
+        }
+        let i = self.subs.len();
+        let seq = i as u64 + 1;
+        let g = self.by_gateway.entry(new.gateway.clone()).or_default();
+        g.subs.push(i);
+        g.started.push(0);
+        let position = g.subs.len();
+        self.slots.push(Slot {
+            position,
+            started: false,
+            due: None,
+        });
+        if let Some(key) = ref_key {
+            self.by_reference.entry(key).or_default().push(i);
+        }
+        self.by_id.insert(id.clone(), i);
+        self.touched.push(i);
+        self.subs.push(Subscription {
+            id,
+            seq,
+            gateway: new.gateway,
+            name: new.name,
+            reference: new.reference,
+            terms: new.terms,
+            state: State::Pending,
+            created_at: now,
+            accepted_at: None,
+            activated_at: None,
+            anchor: None,
+            next_period_index: 0,
+            next_charge_at: None,
+            periods_paid: 0,
+            last_paid_at: None,
+            dunning: None,
+            ended_at: None,
+            failures_pending: 0,
+            last_event_at: now,
+            extension: new.extension,
+        });
+        let not_found = EngineError::NotFound { id: String::new() };
+        self.subs.last_mut().ok_or(not_found)
+    }
+
+    /// Brings the index entries of subscription `i` up to date: its next event's time, and
+    /// whether it counts as started.
+    fn reindex(&mut self, i: usize) {
+        let (Some(sub), Some(slot)) = (self.subs.get(i), self.slots.get_mut(i)) else {
+            return;
+        };
+        let due = sub.next_event().map(|(at, _)| at);
+        if slot.due != due {
+            if let Some(old) = slot.due {
+                self.due.remove(&(old, sub.seq));
+            }
+            if let Some(new) = due {
+                self.due.insert((new, sub.seq));
+            }
+            slot.due = due;
+        }
+        let started = sub.state != State::Pending;
+        if slot.started != started {
+            slot.started = started;
+            let position = slot.position;
+            if let Some(g) = self.by_gateway.get_mut(&sub.gateway) {
+                g.started.add(position, if started { 1 } else { -1 });
+            }
+        }
+    }
+
+    fn reindex_touched(&mut self) {
+        let touched = std::mem::take(&mut self.touched);
+        for i in &touched {
+            self.reindex(*i);
+        }
+        // Keep the buffer's allocation.
+        self.touched = touched;
+        self.touched.clear();
+    }
+
     fn advance_to(&mut self, until: DateTime<Utc>, ids: &IdGen) -> Vec<Transition> {
+        self.reindex_touched();
         let mut out = Vec::new();
-        loop {
-            // The earliest due event over all subscriptions; ties go to the older subscription.
-            let next = self
-                .subs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.next_event().map(|(at, due)| (at, s.seq, i, due)))
-                .filter(|(at, ..)| *at <= until)
-                .min_by_key(|(at, seq, ..)| (*at, *seq));
-            let Some((at, _, i, due)) = next else { break };
+        // The earliest due event over all subscriptions; ties go to the older subscription.
+        while let Some(&(at, seq)) = self.due.first() {
+            if at > until {
+                break;
+            }
+            let Some(i) = usize::try_from(seq).ok().and_then(|s| s.checked_sub(1)) else {
+                break;
+            };
+            let Some((at, due)) = self.subs.get(i).and_then(Subscription::next_event) else {
+                // Stale (cannot happen: entries follow every change); drop it.
+                self.due.remove(&(at, seq));
+                if let Some(slot) = self.slots.get_mut(i) {
+                    slot.due = None;
+                }
+                continue;
+            };
             let Some(sub) = self.subs.get_mut(i) else { break };
             process(sub, at, due, ids, &mut out);
+            self.reindex(i);
         }
         out
     }
@@ -1438,6 +1799,92 @@ mod tests {
         assert!(e.create(other_gateway).result.is_ok());
         assert_eq!(e.find_by_reference(&GatewayId::CRYPTOMUS, "o-1").unwrap().id, first.id);
         assert_eq!(e.list(&GatewayId::CRYPTOMUS).len(), 1);
+    }
+
+    #[test]
+    fn fenwick_counts_and_finds() {
+        let mut f = Fenwick::default();
+        assert_eq!(f.find(1), None);
+        let bits = [1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0, 1];
+        for b in bits {
+            f.push(b);
+        }
+        let ones: Vec<usize> = (1..=bits.len()).filter(|p| bits[p - 1] == 1).collect();
+        for (k, p) in ones.iter().enumerate() {
+            assert_eq!(f.find(k as i64 + 1), Some(*p));
+            assert_eq!(f.prefix(*p), k as i64 + 1);
+        }
+        assert_eq!(f.find(ones.len() as i64 + 1), None);
+        f.add(2, 1);
+        assert_eq!(f.find(2), Some(2));
+        f.add(1, -1);
+        assert_eq!(f.find(1), Some(2));
+    }
+
+    #[test]
+    fn pages_seek_by_position_and_skip_pending_ones_when_asked() {
+        let (_, e) = setup("2026-01-01T00:00:00Z");
+        let ids: Vec<String> = (0..25)
+            .map(|_| create(&e, Terms::new(d("1"), "USD", Interval::weekly())))
+            .collect();
+        // Every third one starts.
+        for id in ids.iter().step_by(3) {
+            let _ = e.accept(id).result.unwrap();
+        }
+        let names = |v: Vec<Subscription>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        let newest: Vec<String> = ids.iter().rev().cloned().collect();
+        assert_eq!(e.count(&GatewayId::FAKE), 25);
+        assert_eq!(names(e.newest(&GatewayId::FAKE, 0, 10)), newest[..10]);
+        assert_eq!(names(e.newest(&GatewayId::FAKE, 20, 10)), newest[20..]);
+        assert!(e.newest(&GatewayId::FAKE, 30, 10).is_empty());
+        assert_eq!(names(e.before(&GatewayId::FAKE, 11, 4)), newest[15..19]);
+        assert_eq!(names(e.after(&GatewayId::FAKE, 11, 4)), ids[11..15]);
+        let started: Vec<String> = newest
+            .iter()
+            .filter(|id| e.get(id).unwrap().state != State::Pending)
+            .cloned()
+            .collect();
+        assert_eq!(e.count_started(&GatewayId::FAKE), started.len());
+        assert_eq!(names(e.newest_started(&GatewayId::FAKE, 0, 3)), started[..3]);
+        assert_eq!(names(e.newest_started(&GatewayId::FAKE, 3, 100)), started[3..]);
+        assert!(e.newest_started(&GatewayId::CRYPTOMUS, 0, 3).is_empty());
+    }
+
+    #[test]
+    fn seeded_subscriptions_are_indexed_and_renew() {
+        let (clock, e) = setup("2026-01-01T00:00:00Z");
+        let o = e.seed(1000, SeedState::Active, |i| {
+            NewSubscription::new(GatewayId::FAKE, "P", Terms::new(d("2"), "USD", Interval::monthly()))
+                .with_reference(Some(format!("r-{i}")), true)
+        });
+        assert!(o.transitions.is_empty());
+        let subs = o.result.unwrap();
+        assert_eq!(subs.len(), 1000);
+        assert_eq!(subs[0].state, State::Active);
+        assert_eq!(e.count_started(&GatewayId::FAKE), 1000);
+        assert_eq!(e.find_by_reference(&GatewayId::FAKE, "r-7").unwrap().id, subs[7].id);
+        let dup = NewSubscription::new(GatewayId::FAKE, "P", Terms::new(d("2"), "USD", Interval::monthly()))
+            .with_reference(Some("r-7".into()), true);
+        assert!(matches!(
+            e.create(dup).result,
+            Err(EngineError::DuplicateReference { .. })
+        ));
+        clock.advance(Duration::days(31)).unwrap();
+        let renewals = e.catch_up();
+        assert_eq!(kinds(&renewals).iter().filter(|k| **k == "charged").count(), 1000);
+        let states = [
+            (SeedState::Pending, "pending"),
+            (SeedState::PastDue, "past_due"),
+            (SeedState::Paused, "paused"),
+            (SeedState::Cancelled, "cancelled"),
+        ];
+        for (state, name) in states {
+            let o = e.seed(1, state, |_| {
+                NewSubscription::new(GatewayId::FAKE, "P", Terms::new(d("2"), "USD", Interval::monthly()))
+            });
+            assert_eq!(o.result.unwrap()[0].state.name(), name);
+        }
+        assert_eq!(e.count_started(&GatewayId::FAKE), 1003);
     }
 
     #[test]
