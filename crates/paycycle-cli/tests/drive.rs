@@ -35,7 +35,10 @@ fn sim() -> (tokio::runtime::Runtime, Simulator) {
 }
 
 /// A receiver that answers `status` to one request and hands over its headers and body.
-fn receiver(status: u16) -> (String, mpsc::Receiver<(Vec<(String, String)>, Vec<u8>)>) {
+/// What a receiver was sent: its headers (lowercase names) and its body.
+type Received = (Vec<(String, String)>, Vec<u8>);
+
+fn receiver(status: u16) -> (String, mpsc::Receiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();

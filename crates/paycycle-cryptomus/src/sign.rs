@@ -44,14 +44,22 @@ pub fn signatures_match(expected: &str, given: &str) -> bool {
 /// dropped) PHP-encoded, with `"sign":"…"` appended as its last member.
 ///
 /// # Errors
-/// [`PhpJsonError`] when `unsigned` is not a JSON object.
+/// [`PhpJsonError`] when `unsigned` is not a JSON object, or when it is an object whose keys
+/// are exactly `"0"`, `"1"`, … (PHP reads it as a list, so no signed body of that shape can be
+/// verified; found by the `cryptomus_webhook` fuzz target).
 pub fn sign_webhook(unsigned: &[u8], key: &str) -> Result<String, PhpJsonError> {
     let canonical = php_json::reencode_object_without(unsigned, "sign")?.json;
     let sign = request_sign(canonical.as_bytes(), key);
     // `canonical` is an object (`{…}`) or, when it had no members, PHP's `[]`.
     let body = match canonical.strip_suffix('}') {
         Some(open) => format!("{open},\"sign\":\"{sign}\"}}"),
-        None => format!("{{\"sign\":\"{sign}\"}}"),
+        None if canonical == "[]" => format!("{{\"sign\":\"{sign}\"}}"),
+        None => {
+            return Err(PhpJsonError {
+                offset: 0,
+                reason: "an object with keys 0, 1, … is a list to PHP and cannot carry a sign",
+            });
+        }
     };
     Ok(body)
 }
