@@ -27,7 +27,10 @@ const WEBHOOK_KEY: &[u8] = b"SECRET-webhook-signing-key-0042";
 const DB_PASSWORD: &str = "dbSECRETpassword9";
 
 fn webhook_secret() -> String {
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(WEBHOOK_KEY))
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(WEBHOOK_KEY)
+    )
 }
 
 /// Every spelling of a secret that would count as a leak.
@@ -250,14 +253,20 @@ async fn no_secret_reaches_debug_display_serde_or_logs() {
     headers.insert("svix-id", "msg_1".parse().unwrap());
     headers.insert("svix-timestamp", chrono::Utc::now().timestamp().into());
     headers.insert("svix-signature", "v1,AAAA".parse().unwrap());
-    let e = recurrente.verify_webhook(&headers, br#"{"event_type":"x"}"#).unwrap_err();
+    let e = recurrente
+        .verify_webhook(&headers, br#"{"event_type":"x"}"#)
+        .unwrap_err();
     error_clean("a rejected Recurrente webhook", &e);
     let e = cryptomus
         .verify_webhook(&HeaderMap::new(), br#"{"uuid":"u","status":"paid","sign":"00"}"#)
         .unwrap_err();
     error_clean("a rejected Cryptomus webhook", &e);
     // A valid one: the event (and its JSON) carries the payload, not the keys.
-    let signed = paycycle_cryptomus::sign::sign_webhook(br#"{"type":"payment","uuid":"u1","order_id":"o1","amount":"1","currency":"USD","status":"paid"}"#, PAYMENT_KEY).unwrap();
+    let signed = paycycle_cryptomus::sign::sign_webhook(
+        br#"{"type":"payment","uuid":"u1","order_id":"o1","amount":"1","currency":"USD","status":"paid"}"#,
+        PAYMENT_KEY,
+    )
+    .unwrap();
     let event = cryptomus.verify_webhook(&HeaderMap::new(), signed.as_bytes()).unwrap();
     assert_clean("a WebhookEvent as JSON", &serde_json::to_string(&event).unwrap());
 
@@ -278,7 +287,10 @@ async fn no_secret_reaches_debug_display_serde_or_logs() {
     debug_clean("LedgerBuilder", &builder);
     let e = Ledger::builder(url).connect().await.unwrap_err();
     error_clean("a ledger connect error", &e);
-    let e = Ledger::builder(format!("postgres://app:{DB_PASSWORD}@[bad")).connect().await.unwrap_err();
+    let e = Ledger::builder(format!("postgres://app:{DB_PASSWORD}@[bad"))
+        .connect()
+        .await
+        .unwrap_err();
     error_clean("a ledger URL error", &e);
 
     sim.flush_webhooks().await;
@@ -301,7 +313,10 @@ fn signature_comparison_does_not_stop_at_the_first_difference() {
         let mut b = a.as_bytes().to_vec();
         b[i] = b'x';
         let b = String::from_utf8(b).unwrap();
-        assert!(!paycycle_cryptomus::sign::signatures_match(a, &b), "byte {i} was not compared");
+        assert!(
+            !paycycle_cryptomus::sign::signatures_match(a, &b),
+            "byte {i} was not compared"
+        );
     }
     assert!(!paycycle_cryptomus::sign::signatures_match(a, &a[..31]));
 }

@@ -17,9 +17,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use paycycle_core::{
-    Clock, Currency, Error, FixedClock, Interval, Money, WebhookError, WebhookEvent,
-};
+use paycycle_core::{Clock, Currency, Error, FixedClock, Interval, Money, WebhookError, WebhookEvent};
 use paycycle_cryptomus::CryptomusWebhookVerifier;
 use paycycle_cryptomus::php_json;
 use paycycle_cryptomus::sign;
@@ -38,11 +36,26 @@ pub struct Target {
 
 /// Every target.
 pub const TARGETS: &[Target] = &[
-    Target { name: "cryptomus_webhook", run: cryptomus_webhook },
-    Target { name: "php_json", run: php_json_reencode },
-    Target { name: "recurrente_webhook", run: recurrente_webhook },
-    Target { name: "wire_decoders", run: wire_decoders },
-    Target { name: "money", run: money },
+    Target {
+        name: "cryptomus_webhook",
+        run: cryptomus_webhook,
+    },
+    Target {
+        name: "php_json",
+        run: php_json_reencode,
+    },
+    Target {
+        name: "recurrente_webhook",
+        run: recurrente_webhook,
+    },
+    Target {
+        name: "wire_decoders",
+        run: wire_decoders,
+    },
+    Target {
+        name: "money",
+        run: money,
+    },
 ];
 
 /// The Recurrente signing secret the targets sign with (the simulator's default).
@@ -68,7 +81,9 @@ fn now() -> DateTime<Utc> {
 ///   JSON object), verification must not answer "bad signature": the signer and the verifier
 ///   must agree on every object.
 pub fn cryptomus_webhook(data: &[u8]) {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let p = parts(rest, 2);
     let (key, body) = match p.as_slice() {
         [key, body] => (String::from_utf8_lossy(key).into_owned(), *body),
@@ -85,7 +100,9 @@ pub fn cryptomus_webhook(data: &[u8]) {
     if key.is_empty() {
         return;
     }
-    let Ok(signed) = sign::sign_webhook(body, &key) else { return };
+    let Ok(signed) = sign::sign_webhook(body, &key) else {
+        return;
+    };
     match verifier.verify(signed.as_bytes()) {
         Ok(event) => check_event(&event),
         Err(Error::Webhook {
@@ -119,9 +136,13 @@ pub fn php_json_reencode(data: &[u8]) {
     };
     let once = php_json::reencode(data)
         .unwrap_or_else(|e| panic!("serde_json accepts the input but the re-encoder refuses it: {e}"));
-    let back: Value = serde_json::from_str(&once)
-        .unwrap_or_else(|e| panic!("the re-encoding is not JSON ({e}): {once}"));
-    assert_eq!(php_view(back), php_view(value), "the re-encoding changed the value: {once}");
+    let back: Value =
+        serde_json::from_str(&once).unwrap_or_else(|e| panic!("the re-encoding is not JSON ({e}): {once}"));
+    assert_eq!(
+        php_view(back),
+        php_view(value),
+        "the re-encoding changed the value: {once}"
+    );
     let twice = php_json::reencode(once.as_bytes())
         .unwrap_or_else(|e| panic!("the re-encoding does not re-encode: {e}: {once}"));
     assert_eq!(twice, once, "re-encoding is not stable");
@@ -151,7 +172,9 @@ fn php_view(value: Value) -> Value {
 /// - mode odd: the harness signs the body with the right secret at the verifier's "now", so
 ///   normalization runs on arbitrary bodies: a signed body is never "bad signature".
 pub fn recurrente_webhook(data: &[u8]) {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let p = parts(rest, 4);
     let [id, ts, sig, body] = p.as_slice() else { return };
     let clock: Arc<dyn Clock> = Arc::new(FixedClock(now()));
@@ -172,7 +195,9 @@ pub fn recurrente_webhook(data: &[u8]) {
         }
         return;
     }
-    let Ok(id_value) = HeaderValue::from_str(&id_text) else { return };
+    let Ok(id_value) = HeaderValue::from_str(&id_text) else {
+        return;
+    };
     if id_text.is_empty() {
         return;
     }
@@ -205,7 +230,9 @@ pub fn recurrente_webhook(data: &[u8]) {
 pub fn wire_decoders(data: &[u8]) {
     use paycycle_cryptomus::wire as c;
     use paycycle_recurrente::wire as r;
-    let Some((&which, body)) = data.split_first() else { return };
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
     fn de<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
         serde_json::from_slice(body).ok()
     }
@@ -264,7 +291,9 @@ pub fn wire_decoders(data: &[u8]) {
 /// Input: `selector byte`, then text. Properties: a parsed amount prints and parses back to
 /// itself; when it converts to minor units, converting back gives the same money.
 pub fn money(data: &[u8]) {
-    let Some((&which, rest)) = data.split_first() else { return };
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
     let text = String::from_utf8_lossy(rest);
     match which % 4 {
         0 => {

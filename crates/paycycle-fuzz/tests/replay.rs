@@ -10,7 +10,9 @@ fn fuzz_dir() -> PathBuf {
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
@@ -54,7 +56,10 @@ fn the_cargo_fuzz_project_has_one_binary_per_target() {
             target.name
         );
         assert!(
-            fuzz_dir().join("fuzz_targets").join(format!("{}.rs", target.name)).is_file(),
+            fuzz_dir()
+                .join("fuzz_targets")
+                .join(format!("{}.rs", target.name))
+                .is_file(),
             "fuzz/fuzz_targets/{}.rs is missing",
             target.name
         );

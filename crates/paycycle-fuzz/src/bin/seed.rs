@@ -13,7 +13,9 @@ fn root() -> PathBuf {
 }
 
 fn fixtures(dir: &str) -> Vec<(String, Vec<u8>)> {
-    let Ok(entries) = std::fs::read_dir(root().join(dir)) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(root().join(dir)) else {
+        return Vec::new();
+    };
     let mut out: Vec<(String, Vec<u8>)> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
@@ -110,14 +112,23 @@ fn main() -> std::io::Result<()> {
         for v in parsed["vectors"].as_array().into_iter().flatten() {
             if let Some(input) = v["input"].as_str() {
                 write("php_json", input.as_bytes())?;
-                write("cryptomus_webhook", &with_prefix(&[1], &[b"test-payment-key", input.as_bytes()]))?;
+                write(
+                    "cryptomus_webhook",
+                    &with_prefix(&[1], &[b"test-payment-key", input.as_bytes()]),
+                )?;
                 written += 2;
             }
         }
     }
     for text in [
-        "15.00 GTQ", "0.00051495 BTC", "1e3 USD", "-0.01 USD", "79228162514264337593543950335 GTQ", "1.005 USD",
-        "12 usdt", "0.1 XYZ",
+        "15.00 GTQ",
+        "0.00051495 BTC",
+        "1e3 USD",
+        "-0.01 USD",
+        "79228162514264337593543950335 GTQ",
+        "1.005 USD",
+        "12 usdt",
+        "0.1 XYZ",
     ] {
         write("money", &with_prefix(&[0], &[text.as_bytes()]))?;
         written += 1;
@@ -135,7 +146,10 @@ fn main() -> std::io::Result<()> {
         write("money", &with_prefix(&[2], &[json.as_bytes()]))?;
         written += 1;
     }
-    write("money", &with_prefix(&[3], &[br#"{"amount":"15.00","currency":"GTQ"}"#]))?;
+    write(
+        "money",
+        &with_prefix(&[3], &[br#"{"amount":"15.00","currency":"GTQ"}"#]),
+    )?;
     println!("wrote {} seeds under fuzz/corpus/", written + 1);
     Ok(())
 }
