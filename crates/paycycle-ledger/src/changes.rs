@@ -187,23 +187,21 @@ impl Ledger {
             q.execute(&mut *tx.tx).await.map_err(LedgerError::store)?;
         }
         // The cursor: just before the first change past it that is not acknowledged, or the
-        // newest change when all are.
-        let first_open: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(o.seq) FROM paycycle_outbox o WHERE o.seq > $2 AND NOT EXISTS \
-             (SELECT 1 FROM paycycle_change_leases l WHERE l.consumer = $1 AND l.seq = o.seq AND l.acked = 1)",
+        // newest change when all are. Both are read in ONE statement, so from one snapshot: on
+        // PostgreSQL each statement of a READ COMMITTED transaction sees a new snapshot, and a
+        // newest-seq read after the first one could include changes that committed in between,
+        // never leased, and move the cursor past them (the chaos test caught this).
+        let (first_open, newest): (Option<i64>, i64) = sqlx::query_as(
+            "SELECT (SELECT MIN(o.seq) FROM paycycle_outbox o WHERE o.seq > $2 AND NOT EXISTS \
+             (SELECT 1 FROM paycycle_change_leases l WHERE l.consumer = $1 AND l.seq = o.seq AND l.acked = 1)), \
+             (SELECT COALESCE(MAX(seq), 0) FROM paycycle_outbox)",
         )
         .bind(consumer)
         .bind(current)
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(LedgerError::store)?;
-        let through = match first_open {
-            Some(s) => s - 1,
-            None => sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM paycycle_outbox")
-                .fetch_one(&mut *tx.tx)
-                .await
-                .map_err(LedgerError::store)?,
-        };
+        let through = first_open.map_or(newest, |s| s - 1);
         if through > current {
             sqlx::query("UPDATE paycycle_consumers SET acked_through = $2 WHERE consumer = $1")
                 .bind(consumer)
