@@ -146,8 +146,21 @@ fn status_suffix(status: Option<u16>) -> String {
     status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
 }
 
+/// The most characters a provider's message, or its field errors, add to an error's text: a
+/// provider (or whatever answers in its place) controls them, and an error must never flood a
+/// log with a whole body. The error's fields keep the full values.
+const SHOWN_CHARS: usize = 1000;
+
+/// `s` cut to [`SHOWN_CHARS`] characters, with `…` when cut.
+fn shown(s: &str) -> String {
+    match s.char_indices().nth(SHOWN_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
 fn message_suffix(m: &Option<String>) -> String {
-    m.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+    m.as_ref().map(|m| format!(": {}", shown(m))).unwrap_or_default()
 }
 
 fn fields_suffix(f: &BTreeMap<String, Vec<String>>) -> String {
@@ -155,7 +168,7 @@ fn fields_suffix(f: &BTreeMap<String, Vec<String>>) -> String {
         return String::new();
     }
     let parts: Vec<String> = f.iter().map(|(k, v)| format!("{k}: {}", v.join(", "))).collect();
-    format!(" [{}]", parts.join("; "))
+    format!(" [{}]", shown(&parts.join("; ")))
 }
 
 impl From<crate::money::MoneyError> for Error {
@@ -288,6 +301,34 @@ mod tests {
             may_have_been_sent: sent,
             source: "boom".into(),
         }
+    }
+
+    #[test]
+    fn a_providers_long_message_and_field_errors_are_cut_in_the_text_not_in_the_fields() {
+        let long = "é".repeat(5000);
+        let e = Error::Rejected {
+            gateway: GatewayId::CRYPTOMUS,
+            status: 405,
+            message: Some(long.clone()),
+            field_errors: BTreeMap::from([("amount".to_owned(), vec![long.clone(); 3])]),
+        };
+        let text = e.to_string();
+        // The prefix, two cut parts of SHOWN_CHARS characters (2 bytes each) and their marks.
+        assert!(
+            text.chars().count() < 2 * SHOWN_CHARS + 100,
+            "{} chars",
+            text.chars().count()
+        );
+        assert_eq!(text.matches('…').count(), 2, "{text}");
+        let Error::Rejected {
+            message, field_errors, ..
+        } = e
+        else {
+            unreachable!()
+        };
+        assert_eq!(message.as_deref(), Some(long.as_str()));
+        assert_eq!(field_errors["amount"].len(), 3);
+        assert_eq!(shown("short"), "short");
     }
 
     #[test]
