@@ -320,6 +320,56 @@ fn subscriptions_lists_what_the_simulator_holds() {
 }
 
 #[test]
+fn seed_fills_the_simulator_in_bulk_in_the_asked_state() {
+    let (_rt, sim) = sim();
+    let base = sim.base_url().to_string();
+    let out = run(&[
+        "seed",
+        "--sim",
+        &base,
+        "--gateway",
+        "cryptomus",
+        "--count",
+        "25",
+        "--status",
+        "active",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["created"], 25, "{answer}");
+    let out = run(&["seed", "--sim", &base, "--gateway", "recurrente", "--count", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "seeded 3 recurrente subscriptions");
+    let stats = sim.stats();
+    assert_eq!((stats.subscriptions.cryptomus, stats.subscriptions.recurrente), (25, 3));
+
+    // What was seeded is real: the providers' APIs list it, in the asked state.
+    let out = run(&["subscriptions", "--sim", &base, "--gateway", "cryptomus", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 25);
+    assert!(rows.iter().all(|r| r["status"] == "active"), "{rows:?}");
+
+    // A state the simulator does not know is its one-line refusal, and nothing is created.
+    let out = run(&[
+        "seed",
+        "--sim",
+        &base,
+        "--gateway",
+        "cryptomus",
+        "--count",
+        "2",
+        "--status",
+        "sleeping",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr).lines().count(), 1, "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("sleeping"), "{}", text(&out.stderr));
+    assert_eq!(sim.stats().subscriptions.cryptomus, 25);
+}
+
+#[test]
 fn every_command_has_help_with_an_example() {
     for cmd in ["clock", "trigger", "seed", "subscriptions"] {
         let out = run(&[cmd, "--help"]);

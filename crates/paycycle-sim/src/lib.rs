@@ -301,6 +301,16 @@
 //! accepted, subscriptions per provider, webhooks queued: [`Stats`])). The [`Simulator`] handle
 //! has in-process equivalents ([`Simulator::seed`], [`Simulator::stats`]).
 //!
+//! # Dashboard
+//! Open the base URL in a browser: `GET /` lists every subscription of both providers (filters
+//! by gateway and status, 100 a page), `/subscriptions/{gateway}/{id}` shows one's timeline
+//! (checkout, charges, status changes, each webhook delivery with its attempts) with the payer's
+//! buttons, `/checkouts/{id}` a Recurrente checkout, `/webhooks` the webhook log with a
+//! Redeliver button, and every page's header the clock with +1 hour, +1 day, +1 month (one
+//! calendar month) and a date field. Server-rendered HTML without script; the buttons are forms
+//! that call what the control routes call and answer `303 See Other` back to the page.
+//! `cargo run -p paycycle-sim --example dashboard` starts a simulator holding a few subscriptions.
+//!
 //! # Webhook delivery modes
 //! By default webhooks go through one queue, in order, each delivered once (with retries) before
 //! the next. To show that a receiver (a webhook ledger, say) is right under what real providers
@@ -373,6 +383,8 @@ mod control;
 #[cfg(feature = "server")]
 mod cryptomus;
 #[cfg(feature = "server")]
+mod dashboard;
+#[cfg(feature = "server")]
 mod recurrente;
 #[cfg(feature = "server")]
 mod seed;
@@ -391,6 +403,9 @@ pub use engine::{Engine, EngineError, Transition, TransitionKind};
 pub use recurrente::{Attempt as RecurrenteAttempt, Outcome as RecurrenteOutcome};
 #[cfg(feature = "server")]
 pub use seed::{MAX_SEED, Seed, Seeded, Stats, SubscriptionCounts};
+#[cfg(feature = "server")]
+#[doc(hidden)]
+pub use server::InProcess;
 #[cfg(feature = "server")]
 pub use server::Simulator;
 pub use state::clock::{ClockError, VirtualClock};

@@ -20,17 +20,109 @@ use crate::state::clock::VirtualClock;
 use crate::state::delivery::{Delivery, DeliveryMode, DeliveryRecord};
 use crate::state::faults::Fault;
 use crate::state::{Advanced, RecurrentePaymentEvents, Renderer, Shared, SimConfig};
-use crate::{SimError, control, cryptomus, seed};
+use crate::{SimError, control, cryptomus, dashboard, seed};
 
 /// Every route: each provider's API, control routes and payer pages, the shared `/__sim`
 /// control routes, and in front of them all the fault injection.
 fn router(shared: Arc<Shared>, recurrente: recurrente::Frontend, counted: seed::Counted) -> Router {
     Router::new()
         .merge(cryptomus::router(shared.clone()))
+        .merge(dashboard::router(shared.clone(), recurrente.clone()))
         .merge(recurrente::router(recurrente))
         .merge(control::router(shared.clone()))
         .merge(seed::router(counted))
         .layer(axum::middleware::from_fn_with_state(shared, control::inject_faults))
+}
+
+/// The state and routes of one simulator, before any socket.
+struct Assembled {
+    shared: Arc<Shared>,
+    recurrente: recurrente::Frontend,
+    counted: seed::Counted,
+    app: Router,
+    shutdown: watch::Sender<bool>,
+    shutdown_rx: watch::Receiver<bool>,
+    worker: JoinHandle<()>,
+}
+
+/// Builds the shared state, starts the delivery worker (on the current tokio runtime) and
+/// composes the routes. `base_url` is where the payer pages and webhooks say the simulator is.
+fn assemble(config: SimConfig, base_url: String) -> Assembled {
+    let clock = Arc::new(match config.start {
+        Some(start) => VirtualClock::new(start),
+        None => VirtualClock::starting_now(),
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (delivery, worker) = Delivery::start(config.delivery.clone(), shutdown_rx.clone());
+    // Each frontend that sends webhooks renders its own gateway's transitions; Recurrente's
+    // objects are both its renderer and its routes' state.
+    let recurrente_objects = Arc::new(recurrente::Store::default());
+    let renderers: Vec<(GatewayId, Arc<dyn Renderer>)> = vec![
+        (cryptomus::GATEWAY, Arc::new(cryptomus::Webhooks)),
+        (recurrente::GATEWAY, recurrente_objects.clone()),
+    ];
+    let shared = Arc::new(Shared::new(config, base_url, clock, delivery, renderers));
+    let recurrente = recurrente::Frontend::new(shared.clone(), recurrente_objects);
+    let counted = seed::Counted {
+        shared: shared.clone(),
+        recurrente: recurrente.clone(),
+        connections: Arc::new(AtomicU64::new(0)),
+    };
+    let app = router(shared.clone(), recurrente.clone(), counted.clone());
+    Assembled {
+        shared,
+        recurrente,
+        counted,
+        app,
+        shutdown,
+        shutdown_rx,
+        worker,
+    }
+}
+
+/// The simulator's routes without a socket, for driving it in-process (the `sim_router` fuzz
+/// target sends it arbitrary requests). Not part of the stable API.
+///
+/// Webhooks are queued and delivered as by a running [`Simulator`]; dropping the value stops
+/// the delivery worker.
+#[doc(hidden)]
+pub struct InProcess {
+    app: Router,
+    shutdown: watch::Sender<bool>,
+    worker: JoinHandle<()>,
+}
+
+impl fmt::Debug for InProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InProcess").finish_non_exhaustive()
+    }
+}
+
+impl InProcess {
+    /// Builds a simulator that answers as if it listened at `base_url`. Call it inside a tokio
+    /// runtime.
+    ///
+    /// # Errors
+    /// [`SimError::InvalidConfig`] as [`Simulator::start`].
+    pub fn new(config: SimConfig, base_url: &str) -> Result<InProcess, SimError> {
+        recurrente::check_config(&config)?;
+        let Assembled {
+            app, shutdown, worker, ..
+        } = assemble(config, base_url.trim_end_matches('/').to_owned());
+        Ok(InProcess { app, shutdown, worker })
+    }
+
+    /// The routes, with the fault injection in front of them (cheap to clone).
+    pub fn router(&self) -> Router {
+        self.app.clone()
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        self.worker.abort();
+    }
 }
 
 /// A running simulator: an HTTP server on loopback speaking the providers' APIs, a virtual
@@ -84,28 +176,16 @@ impl Simulator {
             SocketAddr::V4(a) => format!("http://{}:{}", a.ip(), a.port()),
             SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
         };
-        let clock = Arc::new(match config.start {
-            Some(start) => VirtualClock::new(start),
-            None => VirtualClock::starting_now(),
-        });
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let (delivery, worker) = Delivery::start(config.delivery.clone(), shutdown_rx.clone());
-        // Each frontend that sends webhooks renders its own gateway's transitions; Recurrente's
-        // objects are both its renderer and its routes' state.
-        let recurrente_objects = Arc::new(recurrente::Store::default());
-        let renderers: Vec<(GatewayId, Arc<dyn Renderer>)> = vec![
-            (cryptomus::GATEWAY, Arc::new(cryptomus::Webhooks)),
-            (recurrente::GATEWAY, recurrente_objects.clone()),
-        ];
-        let shared = Arc::new(Shared::new(config, base_url, clock, delivery, renderers));
-        let recurrente = recurrente::Frontend::new(shared.clone(), recurrente_objects);
-        let connections = Arc::new(AtomicU64::new(0));
-        let counted = seed::Counted {
-            shared: shared.clone(),
-            recurrente: recurrente.clone(),
-            connections: connections.clone(),
-        };
-        let app = router(shared.clone(), recurrente.clone(), counted.clone());
+        let Assembled {
+            shared,
+            recurrente,
+            counted,
+            app,
+            shutdown,
+            shutdown_rx,
+            worker,
+        } = assemble(config, base_url);
+        let connections = counted.connections.clone();
         // Counts every accepted TCP connection (`GET /__sim/stats`).
         let listener = listener.tap_io(move |_| {
             connections.fetch_add(1, Ordering::Relaxed);

@@ -27,6 +27,9 @@ use paycycle_core::GatewayId;
 pub(crate) use api::seed;
 pub use flow::{Attempt, Outcome};
 pub(crate) use flow::{Payer, checkout_value, fail_next_charge, pay, set_payment_events, settle, subscription_value};
+// The dashboard's buttons and status column.
+pub(crate) use flow::set_paused;
+pub(crate) use json::status;
 
 use crate::SimError;
 use crate::engine::Transition;

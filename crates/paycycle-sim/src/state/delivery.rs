@@ -39,7 +39,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
@@ -479,6 +479,10 @@ pub struct DeliveryRecord {
     pub attempts: Vec<Attempt>,
     /// The result.
     pub outcome: DeliveryOutcome,
+    /// For a webhook sent again on request (the dashboard's Redeliver button), the `id` of the
+    /// record it was sent again from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redelivery_of: Option<u64>,
 }
 
 /// One webhook to deliver, with a record per copy.
@@ -499,6 +503,8 @@ enum Msg {
 #[derive(Debug, Default)]
 struct Log {
     records: Vec<DeliveryRecord>,
+    /// The webhook of each record (same positions), kept to send it again.
+    sources: Vec<Arc<Webhook>>,
     rules: Rules,
 }
 
@@ -535,7 +541,7 @@ impl Delivery {
             sender: Sender {
                 delivery: d.clone(),
                 policy: Arc::new(policy),
-                client: loopback_client(),
+                client: Arc::new(OnceLock::new()),
             },
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_DELIVERIES)),
         };
@@ -574,6 +580,23 @@ impl Delivery {
     /// Queues a webhook (as many copies as its delivery mode says, or none when the mode drops
     /// it); returns the id of its (first) record.
     pub(crate) fn enqueue(&self, webhook: Webhook) -> u64 {
+        self.enqueue_shared(Arc::new(webhook), None)
+    }
+
+    /// Sends the webhook of record `id` again, as it was queued (the same body; a signed one is
+    /// signed again at each attempt, with the same message id), under the delivery mode of now.
+    /// Returns the id of the new (first) record, `None` for an unknown id.
+    pub(crate) fn redeliver(&self, id: u64) -> Option<u64> {
+        let source = {
+            let log = self.lock();
+            let i = usize::try_from(id).ok()?.checked_sub(1)?;
+            log.sources.get(i)?.clone()
+        };
+        Some(self.enqueue_shared(source, Some(id)))
+    }
+
+    /// [`Delivery::enqueue`] of a webhook already shared, noting what it is sent again from.
+    fn enqueue_shared(&self, webhook: Arc<Webhook>, redelivery_of: Option<u64>) -> u64 {
         let headers = webhook.headers_at(Utc::now().timestamp()).unwrap_or_default();
         let body = String::from_utf8_lossy(&webhook.body).into_owned();
         // One lock for the plan, the records and the send: ids, random draws and the queue
@@ -598,7 +621,9 @@ impl Delivery {
                 } else {
                     DeliveryOutcome::Pending
                 },
+                redelivery_of,
             });
+            log.sources.push(webhook.clone());
         }
         if plan.dropped {
             tracing::debug!(url = %webhook.url, event = %webhook.event, "paycycle-sim dropped a webhook");
@@ -608,7 +633,7 @@ impl Delivery {
         self.outstanding.send_modify(|n| *n += u64::from(copies));
         let job = Job {
             ids,
-            webhook: Arc::new(webhook),
+            webhook,
             route: plan.route,
         };
         if let Err(mpsc::error::SendError(Msg::Job(job))) = self.tx.send(Msg::Job(job)) {
@@ -648,6 +673,46 @@ impl Delivery {
     /// Every delivery so far, oldest first.
     pub(crate) fn records(&self) -> Vec<DeliveryRecord> {
         self.lock().records.clone()
+    }
+
+    /// How many records the log holds (the newest one's id).
+    pub(crate) fn count(&self) -> u64 {
+        self.lock().records.len() as u64
+    }
+
+    /// One record.
+    pub(crate) fn record(&self, id: u64) -> Option<DeliveryRecord> {
+        self.lock().record_mut(id).map(|r| r.clone())
+    }
+
+    /// Up to `take` records with an id below `before` (every id for `None`), newest first.
+    pub(crate) fn newest(&self, before: Option<u64>, take: usize) -> Vec<DeliveryRecord> {
+        let log = self.lock();
+        let end = before
+            .and_then(|b| usize::try_from(b.saturating_sub(1)).ok())
+            .map_or(log.records.len(), |b| b.min(log.records.len()));
+        let start = end.saturating_sub(take);
+        log.records
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .cloned()
+            .collect()
+    }
+
+    /// The record `first` and the copies made with it ([`DeliveryMode::copies`]).
+    pub(crate) fn with_copies(&self, first: u64) -> Vec<DeliveryRecord> {
+        let log = self.lock();
+        let Some(i) = usize::try_from(first).ok().and_then(|i| i.checked_sub(1)) else {
+            return Vec::new();
+        };
+        log.records
+            .iter()
+            .skip(i)
+            .take_while(|r| r.id == first || r.copy_of == Some(first))
+            .cloned()
+            .collect()
     }
 
     /// Deliveries (copies included) queued, held or in flight.
@@ -718,7 +783,9 @@ pub(crate) fn check_loopback(url: &str) -> Result<Url, String> {
 struct Sender {
     delivery: Delivery,
     policy: Arc<DeliveryPolicy>,
-    client: reqwest::Client,
+    /// Built on the first delivery: building one (TLS roots) costs milliseconds, and many
+    /// simulators (a test's, the fuzz target's per input) never send a webhook.
+    client: Arc<OnceLock<reqwest::Client>>,
 }
 
 /// Shuffle windows being filled, one per rule.
@@ -887,6 +954,7 @@ impl Sender {
             };
             let mut req = self
                 .client
+                .get_or_init(loopback_client)
                 .post(url.clone())
                 .timeout(self.policy.timeout)
                 .header(http::header::CONTENT_TYPE, "application/json")
@@ -1066,6 +1134,49 @@ mod tests {
         d.enqueue(hook(&concurrent));
         assert_eq!(d.outstanding(), 0);
         assert_eq!(d.records().len(), 9);
+    }
+
+    #[tokio::test]
+    async fn redeliver_sends_the_same_body_again_as_a_new_record() {
+        use axum::routing::post;
+        let got = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+        let seen = got.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            post(move |body: axum::body::Bytes| async move {
+                seen.lock().unwrap().push(body.to_vec());
+                "ok"
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let (_stop, stop_rx) = watch::channel(false);
+        let (d, _worker) = Delivery::start(DeliveryPolicy::default(), stop_rx);
+        let url = format!("http://{addr}/hook");
+        let first = d.enqueue(Webhook::new(
+            GatewayId::CRYPTOMUS,
+            "payment paid",
+            &url,
+            b"{\"a\":1}".to_vec(),
+        ));
+        d.flush().await;
+        assert_eq!(d.redeliver(99), None);
+        let again = d.redeliver(first).unwrap();
+        d.flush().await;
+        assert_eq!(again, 2);
+        assert_eq!(d.count(), 2);
+        let r = d.record(again).unwrap();
+        assert_eq!(r.redelivery_of, Some(first));
+        assert_eq!(r.event, "payment paid");
+        assert_eq!(r.outcome, DeliveryOutcome::Delivered { status: 200 });
+        assert_eq!(d.record(first).unwrap().redelivery_of, None);
+        assert_eq!(*got.lock().unwrap(), [b"{\"a\":1}".to_vec(), b"{\"a\":1}".to_vec()]);
+        // The log pages newest first.
+        let ids: Vec<u64> = d.newest(None, 10).iter().map(|r| r.id).collect();
+        assert_eq!(ids, [2, 1]);
+        assert_eq!(d.newest(Some(2), 10).len(), 1);
+        assert_eq!(d.with_copies(1).len(), 1);
     }
 
     #[test]

@@ -1041,6 +1041,45 @@ impl Engine {
             .collect()
     }
 
+    #[cfg(feature = "server")]
+    /// Up to `take` subscriptions of any gateway that `keep` accepts, newest first, among those
+    /// created before the one with `before` (every one for `None`), and whether an older one is
+    /// accepted too. For the dashboard's pages: O(`take`) when most are accepted; a rare match
+    /// scans, under the lock and without copying, the older subscriptions.
+    pub(crate) fn newest_matching(
+        &self,
+        before: Option<u64>,
+        take: usize,
+        keep: impl Fn(&Subscription) -> bool,
+    ) -> (Vec<Subscription>, bool) {
+        let st = self.lock();
+        // `seq` is the position in `subs` plus one.
+        let end = before.map_or(st.subs.len(), |b| {
+            usize::try_from(b.saturating_sub(1)).map_or(st.subs.len(), |b| b.min(st.subs.len()))
+        });
+        let mut matching = st.subs.get(..end).unwrap_or_default().iter().rev().filter(|s| keep(s));
+        let page: Vec<Subscription> = matching.by_ref().take(take).cloned().collect();
+        let more = matching.next().is_some();
+        (page, more)
+    }
+
+    #[cfg(feature = "server")]
+    /// As [`Engine::newest_matching`], the other way: up to `take` accepted subscriptions
+    /// created after the one with `after`, oldest first, and whether a newer one is accepted too.
+    pub(crate) fn oldest_matching(
+        &self,
+        after: u64,
+        take: usize,
+        keep: impl Fn(&Subscription) -> bool,
+    ) -> (Vec<Subscription>, bool) {
+        let st = self.lock();
+        let start = usize::try_from(after).map_or(st.subs.len(), |a| a.min(st.subs.len()));
+        let mut matching = st.subs.get(start..).unwrap_or_default().iter().filter(|s| keep(s));
+        let page: Vec<Subscription> = matching.by_ref().take(take).cloned().collect();
+        let more = matching.next().is_some();
+        (page, more)
+    }
+
     /// Up to `take` subscriptions of `gateway` created after the one with `seq`, oldest first.
     pub fn after(&self, gateway: &GatewayId, seq: u64, take: usize) -> Vec<Subscription> {
         let st = self.lock();
@@ -1848,6 +1887,40 @@ mod tests {
         assert_eq!(names(e.newest_started(&GatewayId::FAKE, 0, 3)), started[..3]);
         assert_eq!(names(e.newest_started(&GatewayId::FAKE, 3, 100)), started[3..]);
         assert!(e.newest_started(&GatewayId::CRYPTOMUS, 0, 3).is_empty());
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn matching_pages_go_both_ways_across_gateways() {
+        let (_, e) = setup("2026-01-01T00:00:00Z");
+        let ids: Vec<String> = (0..10)
+            .map(|i| {
+                let g = if i % 2 == 0 {
+                    GatewayId::FAKE
+                } else {
+                    GatewayId::CRYPTOMUS
+                };
+                let new = NewSubscription::new(g, "P", Terms::new(d("1"), "USD", Interval::weekly()));
+                e.create(new).result.unwrap().id
+            })
+            .collect();
+        let names = |v: &[Subscription]| v.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+        let (page, more) = e.newest_matching(None, 3, |_| true);
+        assert_eq!(names(&page), [ids[9].clone(), ids[8].clone(), ids[7].clone()]);
+        assert!(more);
+        let fake = |s: &Subscription| s.gateway == GatewayId::FAKE;
+        let (page, more) = e.newest_matching(Some(page[2].seq), 10, fake);
+        assert_eq!(
+            names(&page),
+            [ids[6].clone(), ids[4].clone(), ids[2].clone(), ids[0].clone()]
+        );
+        assert!(!more);
+        let (page, more) = e.oldest_matching(page[1].seq, 1, fake);
+        assert_eq!(names(&page), [ids[6].clone()]);
+        assert!(more);
+        assert!(e.newest_matching(Some(1), 5, |_| true).0.is_empty());
+        assert!(e.oldest_matching(u64::MAX, 5, |_| true).0.is_empty());
+        assert_eq!(e.newest_matching(Some(u64::MAX), 1, |_| true).0[0].id, ids[9]);
     }
 
     #[test]

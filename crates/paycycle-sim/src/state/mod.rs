@@ -15,6 +15,8 @@ pub(crate) mod delivery;
 #[cfg(feature = "server")]
 pub(crate) mod faults;
 #[cfg(feature = "server")]
+pub(crate) mod history;
+#[cfg(feature = "server")]
 pub(crate) mod ids;
 
 #[cfg(feature = "server")]
@@ -43,6 +45,7 @@ mod shared {
     use super::delivery::{Delivery, Webhook};
     use super::engine::{self, Engine, EngineError, IdGen, Transition};
     use super::faults::Faults;
+    use super::history::History;
     use crate::SimError;
 
     /// What [`Simulator::advance`](crate::Simulator::advance) did.
@@ -73,6 +76,9 @@ mod shared {
         pub(crate) config: SimConfig,
         /// Canned answers waiting to be served (by the shared control routes' middleware).
         pub(crate) faults: Faults,
+        /// Every subscription's transitions and the deliveries they queued (the dashboard's
+        /// timelines).
+        pub(crate) history: History,
         /// Who renders the transitions of each gateway's subscriptions.
         renderers: Vec<(GatewayId, Arc<dyn Renderer>)>,
         /// Held across "engine operation + dispatch of its transitions" by the operations that
@@ -102,6 +108,7 @@ mod shared {
                 base_url,
                 config,
                 faults: Faults::default(),
+                history: History::default(),
                 renderers,
                 serial: Mutex::new(()),
             }
@@ -114,17 +121,29 @@ mod shared {
         }
 
         /// Queues the webhooks of `transitions`, each rendered by the frontend owning its
-        /// gateway. Subscriptions of other gateways (an in-memory fake driving the engine) send
-        /// none.
+        /// gateway, and records each transition with its deliveries in [`Shared::history`].
+        /// Subscriptions of other gateways (an in-memory fake driving the engine) send none.
         pub(crate) fn dispatch(&self, transitions: &[Transition]) {
             for t in transitions {
-                let Some((_, r)) = self.renderers.iter().find(|(g, _)| g == t.gateway()) else {
-                    continue;
+                let deliveries = match self.renderers.iter().find(|(g, _)| g == t.gateway()) {
+                    Some((_, r)) => r
+                        .render(self, t)
+                        .into_iter()
+                        .map(|w| self.delivery.enqueue(w))
+                        .collect(),
+                    None => Vec::new(),
                 };
-                for w in r.render(self, t) {
-                    self.delivery.enqueue(w);
-                }
+                self.history.record(t, deliveries);
             }
+        }
+
+        /// Sends the webhook of delivery `id` again (same body, signed again with the same
+        /// message id); returns the new delivery's id, `None` for an unknown id. The redelivery
+        /// joins the history of the subscription the webhook is about.
+        pub(crate) fn redeliver(&self, id: u64) -> Option<u64> {
+            let new = self.delivery.redeliver(id)?;
+            self.history.redelivered(id, new, self.clock.now());
+            Some(new)
         }
 
         /// Queues webhooks a frontend rendered itself (events no transition causes).
