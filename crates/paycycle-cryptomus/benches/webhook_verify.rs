@@ -8,7 +8,11 @@
 //! - `paycycle`: [`CryptomusWebhookVerifier::verify`], sign check and normalization (what
 //!   `CryptomusGateway::verify_webhook` runs);
 //! - `floor`: `md5(base64(body) + key)` alone, the hash any verifier has to compute;
-//! - `sign_only`: [`verify_webhook_sign`], the sign check alone (no event), for reference.
+//! - `sign_only`: [`verify_webhook_sign`], the sign check alone (no event), for reference;
+//! - `value`: `serde_json::from_slice::<Value>` of the body alone (the event's `raw` is this
+//!   value, so every verifier that returns it parses that much);
+//! - `floor_value`: `floor` then `value`: what any verifier returning the event's `raw` must do,
+//!   before normalizing (the lower bound of `paycycle`).
 //!
 //! ```sh
 //! cargo bench -p paycycle-cryptomus --bench webhook_verify
@@ -179,6 +183,15 @@ fn webhook_verify(c: &mut Criterion) {
         });
         g.bench_with_input(BenchmarkId::new("sign_only", name), bytes, |b, bytes| {
             b.iter(|| verify_webhook_sign(black_box(bytes), KEY).expect("valid"))
+        });
+        g.bench_with_input(BenchmarkId::new("value", name), bytes, |b, bytes| {
+            b.iter(|| serde_json::from_slice::<Value>(black_box(bytes)).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("floor_value", name), bytes, |b, bytes| {
+            b.iter(|| {
+                let sign = floor(black_box(bytes), KEY);
+                (sign, serde_json::from_slice::<Value>(black_box(bytes)).unwrap())
+            })
         });
     }
     g.finish();

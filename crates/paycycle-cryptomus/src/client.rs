@@ -306,7 +306,12 @@ impl CryptomusClient {
             let outcome = match sent {
                 Ok(response) => {
                     let status = response.status();
-                    let headers = response.headers().clone();
+                    // Only an error answer's headers are read (`Retry-After`, `Location`).
+                    let headers = if status.is_success() {
+                        HeaderMap::new()
+                    } else {
+                        response.headers().clone()
+                    };
                     read_limited(response)
                         .await
                         .map(|(body, truncated)| RawResponse {
@@ -547,7 +552,7 @@ fn decode<T: DeserializeOwned>(op: Op, which: Option<&RecurrenceRef>, raw: RawRe
             format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes"),
         ));
     }
-    let json: Value = match serde_json::from_slice(&body) {
+    let mut json: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
             if denied {
@@ -579,14 +584,20 @@ fn decode<T: DeserializeOwned>(op: Op, which: Option<&RecurrenceRef>, raw: RawRe
         .filter(|e| e.as_object().is_some_and(|m| !m.is_empty()));
     if !failed {
         if let Some(result) = json.get("result") {
-            let typed = serde_path_to_error::deserialize::<_, T>(result).map_err(|e| {
-                let path = match e.path().to_string() {
-                    root if root == "." => "result".to_owned(),
-                    inner => format!("result.{inner}"),
-                };
-                decode_error(status, path, &body, e.into_inner())
+            // Read directly; only a `result` that does not read is read again to find the
+            // member's path (the same reading, so the same outcome).
+            let typed = T::deserialize(result).or_else(|_| {
+                serde_path_to_error::deserialize::<_, T>(result).map_err(|e| {
+                    let path = match e.path().to_string() {
+                        root if root == "." => "result".to_owned(),
+                        inner => format!("result.{inner}"),
+                    };
+                    decode_error(status, path, &body, e.into_inner())
+                })
             })?;
-            return Ok((typed, result.clone()));
+            // The answer is not needed any more: its `result` is moved out, not copied.
+            let result = json.get_mut("result").map(Value::take).unwrap_or_default();
+            return Ok((typed, result));
         }
         if message.is_none() && errors.is_none() {
             return Err(decode_error(status, "result", &body, "the answer has no `result`"));

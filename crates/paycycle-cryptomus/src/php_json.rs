@@ -37,6 +37,18 @@ use serde_json::{Map, Number, Value};
 /// Nesting deeper than this is refused (the input comes from the network).
 const MAX_DEPTH: usize = 64;
 
+/// Inputs up to this long are checked as UTF-8 whole even when their value is built.
+const WHOLE_UTF8_CHECK: usize = 2048;
+
+/// A decoded string at least this long is handed the decoding buffer instead of a copy.
+const HAND_OVER: usize = 2048;
+
+#[cfg(test)]
+thread_local! {
+    /// How many values took the decoding buffer.
+    static HANDED_OVER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Why a body could not be re-encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid JSON at byte {offset}: {reason}")]
@@ -381,7 +393,14 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
     fn new(s: &'a [u8]) -> Self {
         Parser {
             s,
-            text: std::str::from_utf8(s).ok(),
+            // Building the value checks every string it decodes: checking a long input whole
+            // first would read the bytes of its escaped strings twice. (A short one is checked
+            // whole: cheaper than a check per string.)
+            text: if VALUE && s.len() > WHOLE_UTF8_CHECK {
+                None
+            } else {
+                std::str::from_utf8(s).ok()
+            },
             i: 0,
             out: Pieces::new(s),
             removed: None,
@@ -813,9 +832,11 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
         let s = self.s;
         // One buffer for every decoded string of the input: a value is never longer than its
         // text, so this one never grows.
+        // (Input position `q` goes to `q - shift` with `shift > open`: the rest of the input
+        // and room for a chunk is enough.)
         let mut buf = std::mem::take(&mut self.scratch);
-        if buf.len() < s.len() + 16 {
-            buf = vec![0u8; s.len() + 16];
+        if buf.len() < s.len() - open + 16 {
+            buf = vec![0u8; s.len() - open + 16];
         }
         buf[..first - open - 1].copy_from_slice(&s[open + 1..first]);
         let mut shift = open + 1;
@@ -889,7 +910,19 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
         };
         self.i = close + 1;
         // The escapes are ASCII, so the raw text is valid UTF-8 exactly when the value is.
-        let value = std::str::from_utf8(&buf[..close - shift])
+        let len = close - shift;
+        if len >= HAND_OVER && len * 2 >= buf.len() {
+            #[cfg(test)]
+            HANDED_OVER.with(|n| n.set(n.get() + 1));
+            // A long value that fills at least half of the buffer takes the buffer itself rather
+            // than a copy of it (so no value holds more than twice its length, and the buffers
+            // allocated again after it add up to at most twice the input).
+            buf.truncate(len);
+            return String::from_utf8(buf)
+                .map(Cow::Owned)
+                .map_err(|_| self.err("invalid UTF-8 in string"));
+        }
+        let value = std::str::from_utf8(&buf[..len])
             .map(|v| Cow::Owned(v.to_owned()))
             .map_err(|_| self.err("invalid UTF-8 in string"));
         self.scratch = buf;
@@ -1159,6 +1192,45 @@ mod tests {
         // serde_json refuses a number out of range, PHP's form does not: the error is kept.
         let p = parse_object_without::<true>(br#"{"a":1e400,"sign":"x"}"#, "sign").unwrap();
         assert!(p.value.is_err());
+    }
+
+    #[test]
+    fn long_bodies_read_as_serde_json_reads_them() {
+        // Past the length where the input is no longer checked as UTF-8 whole and where long
+        // values take the decoding buffer: long escaped strings, short ones between them.
+        let long = r#"caf\u00e9 \/ \"q\" "#.repeat(300);
+        let plain = "plain ".repeat(500);
+        let (a, d) = (
+            format!("{long}{}", plain.repeat(8)),
+            format!("{long}{}", plain.repeat(2)),
+        );
+        for (body, handed_over) in [
+            (
+                format!(r#"{{"a":"{long}","b":"x\/y","c":["{long}", "{long}x"],"sign":"s","d":"{plain}"}}"#),
+                0,
+            ),
+            // Long enough to take the buffer: `a`, then `d` (`c` is copied).
+            (format!(r#"{{"a":"{a}","c":"{long}","sign":"s","d":"{d}"}}"#), 2),
+        ] {
+            HANDED_OVER.with(|n| n.set(0));
+            let p = parse_object_without::<true>(body.as_bytes(), "sign").unwrap();
+            assert_eq!(HANDED_OVER.with(std::cell::Cell::get), handed_over);
+            let expected: Value = serde_json::from_slice(body.as_bytes()).unwrap();
+            assert_eq!(p.value.unwrap(), expected);
+            let php = reencode_object_without(body.as_bytes(), "sign").unwrap().json;
+            assert_eq!(php, reencode(body.replace(r#","sign":"s""#, "").as_bytes()).unwrap());
+        }
+        // Invalid UTF-8 is refused in a long input too, in an escaped string or a plain one.
+        for bad in [
+            format!(r#"{{"a":"{plain}","b":"x\/y éé"}}"#),
+            format!(r#"{{"a":"{long}","b":"plain éé"}}"#),
+        ] {
+            let mut bytes = bad.into_bytes();
+            let at = bytes.len() - 4; // The last byte of the last `é`.
+            bytes[at] = 0xff;
+            assert!(parse_object_without::<true>(&bytes, "sign").is_err());
+            assert!(parse_object_without::<false>(&bytes, "sign").is_err());
+        }
     }
 
     #[test]

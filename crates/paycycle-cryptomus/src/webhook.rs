@@ -21,10 +21,12 @@
 use std::fmt;
 
 use paycycle_core::{
-    CheckoutId, Error, EventId, EventKind, GatewayId, Payment, PaymentId, PaymentStatus, Result, SubscriptionId,
-    SubscriptionStatus, WebhookError, WebhookEvent,
+    CheckoutId, Currency, Error, EventId, EventKind, GatewayId, Money, Payment, PaymentId, PaymentStatus, Result,
+    SubscriptionId, SubscriptionStatus, WebhookError, WebhookEvent,
 };
+use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -33,7 +35,7 @@ use subtle::ConstantTimeEq;
 use crate::config::Redacted;
 use crate::convert;
 use crate::php_json;
-use crate::wire::{PaymentWebhook, Recurrence};
+use crate::wire::{PaymentWebhook, Recurrence, de as wire_de};
 
 const GATEWAY: GatewayId = GatewayId::CRYPTOMUS;
 
@@ -114,11 +116,11 @@ impl CryptomusWebhookVerifier {
         };
         let id = event_id(object);
         let status = text(object, "status");
-        let order_id = text(object, "order_id");
         match Shape::of(object) {
             Shape::Payment => payment_event(id, status, raw),
             Shape::Recurrence => recurrence_event(id, status, raw),
             Shape::Other(kind) => {
+                let order_id = text(object, "order_id");
                 let provider_type = status.unwrap_or(kind);
                 let mut event = WebhookEvent::new(
                     GATEWAY,
@@ -258,20 +260,85 @@ fn typed<T: DeserializeOwned>(raw: &Value) -> Result<T> {
 }
 
 fn payment_event(id: EventId, status: Option<String>, raw: Value) -> Result<WebhookEvent> {
-    let body: PaymentWebhook = typed(&raw)?;
+    let (uuid, amount, paid) = match PaymentView::deserialize(&raw) {
+        Ok(view) => (view.uuid.map(PaymentId::new), view.amount_money(), view.paid_money()),
+        // The same members fail to read as a `PaymentWebhook`: read as one for the error.
+        Err(_) => {
+            let body: PaymentWebhook = typed(&raw)?;
+            (
+                body.uuid.as_deref().map(PaymentId::new),
+                body.amount_money(),
+                body.paid_money(),
+            )
+        }
+    };
     let status = status.unwrap_or_default();
     let (kind, payment_status) = convert::payment_event(&status);
     let mut payment = Payment::new(payment_status);
-    payment.id = body.uuid.as_deref().map(PaymentId::new);
-    payment.amount = body.amount_money();
-    payment.paid = body.paid_money();
+    payment.id = uuid;
+    payment.amount = amount;
+    payment.paid = paid;
     if payment.status == PaymentStatus::Failed {
         payment.failure_reason = Some(status.clone());
     }
+    // `order_id` as `PaymentWebhook` reads it (any value; not a string: its JSON).
+    let order_id = raw.as_object().and_then(|o| text(o, "order_id"));
     let mut event = WebhookEvent::new(GATEWAY, id, kind, status, raw);
-    event.merchant_reference = body.order_id;
+    event.merchant_reference = order_id;
     event.payment = Some(payment);
     Ok(event)
+}
+
+/// [`PaymentWebhook`] read without copying: each member it reads is read here with the same
+/// type or the same reader (`Option<&str>` accepts exactly what `Option<String>` does), so a
+/// body reads here exactly when it reads as a `PaymentWebhook`. The members every value passes
+/// (`order_id`, `additional_data`, `convert`) are not read here; `order_id` is taken from the
+/// body as `PaymentWebhook` takes it.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)] // Most members are read for their checks only.
+struct PaymentView<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<&'a str>,
+    #[serde(default, borrow)]
+    uuid: Option<&'a str>,
+    #[serde(default, deserialize_with = "wire_de::opt_decimal")]
+    amount: Option<Decimal>,
+    #[serde(default, deserialize_with = "wire_de::opt_decimal")]
+    payment_amount: Option<Decimal>,
+    #[serde(default, deserialize_with = "wire_de::opt_decimal")]
+    payment_amount_usd: Option<Decimal>,
+    #[serde(default, deserialize_with = "wire_de::opt_decimal")]
+    merchant_amount: Option<Decimal>,
+    #[serde(default, deserialize_with = "wire_de::opt_decimal")]
+    commission: Option<Decimal>,
+    #[serde(default)]
+    is_final: Option<bool>,
+    #[serde(default, borrow)]
+    status: Option<&'a str>,
+    #[serde(default, borrow)]
+    from: Option<&'a str>,
+    #[serde(default, borrow)]
+    wallet_address_uuid: Option<&'a str>,
+    #[serde(default, borrow)]
+    network: Option<&'a str>,
+    #[serde(default, deserialize_with = "wire_de::opt_currency")]
+    currency: Option<Currency>,
+    #[serde(default, deserialize_with = "wire_de::opt_currency")]
+    payer_currency: Option<Currency>,
+    #[serde(default, borrow)]
+    txid: Option<&'a str>,
+}
+
+impl PaymentView<'_> {
+    /// As [`PaymentWebhook::amount_money`].
+    fn amount_money(&self) -> Option<Money> {
+        Some(Money::new(self.amount?, self.currency?))
+    }
+
+    /// As [`PaymentWebhook::paid_money`].
+    fn paid_money(&self) -> Option<Money> {
+        Some(Money::new(self.payment_amount?, self.payer_currency?))
+    }
 }
 
 fn recurrence_event(id: EventId, status: Option<String>, raw: Value) -> Result<WebhookEvent> {
@@ -534,6 +601,68 @@ mod tests {
             proptest::prop_assert_eq!(e.merchant_reference.as_deref(), Some(order_id.as_str()));
             proptest::prop_assert_eq!(&e.raw["note"], &serde_json::json!(note));
             proptest::prop_assert!(CryptomusWebhookVerifier::new("k2".into()).verify(body.as_bytes()).is_err());
+        }
+    }
+
+    #[test]
+    fn payment_members_are_checked_as_payment_webhook_checks_them() {
+        // The borrowed view refuses exactly what `PaymentWebhook` refuses, with its error.
+        // Every member `PaymentWebhook` has (a member added to it later is checked too).
+        let all = serde_json::to_value(PaymentWebhook::default()).unwrap();
+        let mut members: Vec<String> = all.as_object().unwrap().keys().cloned().collect();
+        assert!(members.len() >= 18, "{members:?}");
+        members.push("other".into());
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!(5),
+            serde_json::json!(-1.5),
+            serde_json::json!(true),
+            serde_json::json!("payment"),
+            serde_json::json!("15.00"),
+            serde_json::json!(""),
+            serde_json::json!("USDT"),
+            serde_json::json!([]),
+            serde_json::json!({"a": 1}),
+        ];
+        let paid: Value = serde_json::from_str(PAID).unwrap();
+        for member in &members {
+            let member = member.as_str();
+            for value in &values {
+                let mut body = paid.clone();
+                body[member] = value.clone();
+                if member == "type" && value.as_str() != Some("payment") {
+                    continue; // Another shape.
+                }
+                let expected = PaymentWebhook::deserialize(&body).map_err(|_| ());
+                let got = verifier().verify(signed(&body.to_string()).as_bytes());
+                match (&expected, &got) {
+                    (Ok(_), Ok(e)) => {
+                        let p = e.payment.as_ref().unwrap();
+                        let w = expected.as_ref().unwrap();
+                        assert_eq!(
+                            (p.amount, p.paid),
+                            (w.amount_money(), w.paid_money()),
+                            "{member}: {value}"
+                        );
+                        assert_eq!(
+                            p.id.as_ref().map(PaymentId::as_str),
+                            w.uuid.as_deref(),
+                            "{member}: {value}"
+                        );
+                        assert_eq!(e.merchant_reference, w.order_id, "{member}: {value}");
+                    }
+                    (
+                        Err(()),
+                        Err(Error::Webhook {
+                            reason: WebhookError::Malformed(m),
+                            ..
+                        }),
+                    ) => {
+                        assert!(m.contains(&format!("`{member}`")), "{member}: {value}: {m}");
+                    }
+                    _ => panic!("{member}: {value}: expected {expected:?}, got {got:?}"),
+                }
+            }
         }
     }
 

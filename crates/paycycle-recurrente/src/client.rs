@@ -296,7 +296,8 @@ impl RecurrenteClient {
     /// # Errors
     /// [`Error::NotFound`]; transport and provider errors.
     pub async fn get_checkout(&self, id: &str) -> Result<Checkout> {
-        Ok(self.get_checkout_raw(id).await?.0)
+        validate::path_id("id", id)?;
+        self.value(Call::get(&["checkouts", id], "checkout", id)).await
     }
 
     pub(crate) async fn get_checkout_raw(&self, id: &str) -> Result<(Checkout, Value)> {
@@ -471,7 +472,8 @@ impl RecurrenteClient {
     /// # Errors
     /// [`Error::NotFound`]; transport and provider errors.
     pub async fn get_subscription(&self, id: &str) -> Result<Subscription> {
-        Ok(self.get_subscription_raw(id).await?.0)
+        validate::path_id("id", id)?;
+        self.value(Call::get(&["subscriptions", id], "subscription", id)).await
     }
 
     pub(crate) async fn get_subscription_raw(&self, id: &str) -> Result<(Subscription, Value)> {
@@ -708,8 +710,16 @@ impl RecurrenteClient {
 
     // -- plumbing ------------------------------------------------------------------------------
 
+    /// As [`Self::send`] without the raw JSON: the answer is read straight into `T`; one that
+    /// does not read so is read as `send` reads it (through its JSON value), so the outcome
+    /// and the error are the same.
     async fn value<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T> {
-        Ok(self.send(call).await?.0)
+        let secret = call.secret_answer;
+        let (status, _, body) = self.send_bytes(&call).await?;
+        if let Ok(value) = serde_json::from_slice::<T>(&body) {
+            return Ok(value);
+        }
+        typed(decode_value(status, &body, secret)?, status, secret).map(|(value, _)| value)
     }
 
     /// One page of a bare-array list: the items with their raw JSON, and the next page.
@@ -791,18 +801,18 @@ impl RecurrenteClient {
     async fn send<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<(T, Value)> {
         let secret = call.secret_answer;
         let (raw, _, status): (Value, HeaderMap, StatusCode) = self.send_full(call).await?;
-        let value = serde_path_to_error::deserialize(&raw).map_err(|e| Error::Decode {
-            gateway: GATEWAY,
-            status: status.as_u16(),
-            path: e.path().to_string(),
-            excerpt: excerpt(raw.to_string().as_bytes(), secret),
-            source: Box::new(e.into_inner()),
-        })?;
-        Ok((value, raw))
+        typed(raw, status, secret)
     }
 
     /// Sends a call (retrying `GET`s); returns a 2xx answer's JSON, headers and status.
     async fn send_full(&self, call: Call<'_>) -> Result<(Value, HeaderMap, StatusCode)> {
+        let (status, headers, body) = self.send_bytes(&call).await?;
+        let raw = decode_value(status, &body, call.secret_answer)?;
+        Ok((raw, headers, status))
+    }
+
+    /// Sends a call (retrying `GET`s); returns a 2xx answer's body, headers and status.
+    async fn send_bytes(&self, call: &Call<'_>) -> Result<Answer> {
         let url = self.url(call.path, &call.query)?;
         let attempts = if call.method == Method::GET {
             self.max_retries.saturating_add(1)
@@ -813,7 +823,7 @@ impl RecurrenteClient {
         loop {
             attempt += 1;
             let last = attempt >= attempts;
-            let outcome = self.send_once(&call, &url).await;
+            let outcome = self.send_once(call, &url).await;
             match outcome {
                 Ok((status, _, _)) if status.is_server_error() && !last => {
                     tracing::debug!(method = %call.method, path = url.path(), %status, attempt, "retrying");
@@ -821,9 +831,9 @@ impl RecurrenteClient {
                 Ok((status, headers, body)) => {
                     tracing::debug!(method = %call.method, path = url.path(), %status, "answered");
                     return if status.is_success() {
-                        decode::<Value>(status, &body, call.secret_answer).map(|(v, _)| (v, headers, status))
+                        Ok((status, headers, body))
                     } else {
-                        Err(error_for(status, &headers, &body, &call))
+                        Err(error_for(status, &headers, &body, call))
                     };
                 }
                 Err(Failure::Transport(e)) if !last => {
@@ -1013,6 +1023,19 @@ fn excerpt(body: &[u8], secret: bool) -> String {
 }
 
 fn decode<T: DeserializeOwned>(status: StatusCode, body: &[u8], secret: bool) -> Result<(T, Value)> {
+    let raw = decode_value(status, body, secret)?;
+    let value = serde_path_to_error::deserialize(&raw).map_err(|e| Error::Decode {
+        gateway: GATEWAY,
+        status: status.as_u16(),
+        path: e.path().to_string(),
+        excerpt: excerpt(body, secret),
+        source: Box::new(e.into_inner()),
+    })?;
+    Ok((value, raw))
+}
+
+/// The JSON of a 2xx answer (an empty 204 reads as `{}`).
+fn decode_value(status: StatusCode, body: &[u8], secret: bool) -> Result<Value> {
     let fail = |path: String, source: paycycle_core::BoxError| Error::Decode {
         gateway: GATEWAY,
         status: status.as_u16(),
@@ -1020,18 +1043,29 @@ fn decode<T: DeserializeOwned>(status: StatusCode, body: &[u8], secret: bool) ->
         excerpt: excerpt(body, secret),
         source,
     };
-    let raw: Value = if body.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().all(u8::is_ascii_whitespace) {
         // A 204 reads as an empty object; any other empty answer is not one Recurrente sends
         // (a proxy that lost the body): the call's outcome is unknown.
         if status != StatusCode::NO_CONTENT {
             return Err(fail(".".to_owned(), "the answer is empty".into()));
         }
-        Value::Object(serde_json::Map::new())
-    } else {
-        serde_json::from_slice(body).map_err(|e| fail(".".to_owned(), Box::new(e)))?
-    };
-    let value =
-        serde_path_to_error::deserialize(&raw).map_err(|e| fail(e.path().to_string(), Box::new(e.into_inner())))?;
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    serde_json::from_slice(body).map_err(|e| fail(".".to_owned(), Box::new(e)))
+}
+
+/// `raw` read as `T`, with it. Read directly; only an answer that does not read is read again
+/// to find the member's path (the same reading, so the same outcome).
+fn typed<T: DeserializeOwned>(raw: Value, status: StatusCode, secret: bool) -> Result<(T, Value)> {
+    let value = T::deserialize(&raw).or_else(|_| {
+        serde_path_to_error::deserialize(&raw).map_err(|e| Error::Decode {
+            gateway: GATEWAY,
+            status: status.as_u16(),
+            path: e.path().to_string(),
+            excerpt: excerpt(raw.to_string().as_bytes(), secret),
+            source: Box::new(e.into_inner()),
+        })
+    })?;
     Ok((value, raw))
 }
 
