@@ -625,6 +625,37 @@ fn decode<T: DeserializeOwned>(op: Op, which: Option<&RecurrenceRef>, raw: RawRe
     })
 }
 
+/// Entry points for the fuzz targets (`crates/paycycle-fuzz`): the client's private answer
+/// decoding, reachable without a network. Not part of the stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{Op, RawResponse, RecurrenceRef, decode};
+    use crate::wire::{Recurrence, RecurrencePage};
+    use paycycle_core::Error;
+    use reqwest::StatusCode;
+    use reqwest::header::HeaderMap;
+
+    /// Interprets one answer exactly as the client does after a call of operation `op % 4`
+    /// (create, info by uuid, list, cancel by uuid), into the result type that operation reads.
+    /// `None` for a status code HTTP cannot carry; else the error the answer became, if any.
+    pub fn answer(op: u8, status: u16, headers: &HeaderMap, body: &[u8], truncated: bool) -> Option<Result<(), Error>> {
+        let status = StatusCode::from_u16(status).ok()?;
+        let raw = RawResponse {
+            status,
+            headers: headers.clone(),
+            body: body.to_vec(),
+            truncated,
+        };
+        let which = RecurrenceRef::uuid("00000000-0000-4000-8000-000000000001");
+        Some(match op % 4 {
+            0 => decode::<Recurrence>(Op::Create, None, raw).map(drop),
+            1 => decode::<Recurrence>(Op::Info, Some(&which), raw).map(drop),
+            2 => decode::<RecurrencePage>(Op::List, None, raw).map(drop),
+            _ => decode::<Recurrence>(Op::Cancel, Some(&which), raw).map(drop),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,8 @@ mod webhook;
 pub mod wire;
 
 pub use client::CryptomusClient;
+#[doc(hidden)]
+pub use client::fuzzing;
 pub use config::{
     CryptomusConfig, CryptomusConfigBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF,
     DEFAULT_TIMEOUT, env,

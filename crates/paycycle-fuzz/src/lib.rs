@@ -25,6 +25,11 @@ use paycycle_recurrente::RecurrenteWebhookVerifier;
 use secrecy::SecretString;
 use serde_json::Value;
 
+mod answers;
+mod sim;
+pub use answers::client_answers;
+pub use sim::sim_router;
+
 /// A fuzz target: its name (the directory of its corpus) and its entry point.
 #[derive(Debug, Clone, Copy)]
 pub struct Target {
@@ -55,6 +60,14 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "money",
         run: money,
+    },
+    Target {
+        name: "sim_router",
+        run: sim_router,
+    },
+    Target {
+        name: "client_answers",
+        run: client_answers,
     },
 ];
 

@@ -966,7 +966,12 @@ fn next_page(headers: &HeaderMap, page: u32, rows: usize, asked: u32) -> Option<
     let number = |name: &str| text(name).trim().parse::<u32>().ok();
     if let Some(total) = number("total-pages") {
         let current = number("current-page").unwrap_or(page);
-        return (current < total).then(|| current.checked_add(1)).flatten();
+        // A `Current-Page` behind the page asked for never sends the listing back: only a
+        // page after this one continues it (else a broken header could make it loop).
+        return (current < total)
+            .then(|| current.checked_add(1))
+            .flatten()
+            .filter(|next| *next > page);
     }
     let full = rows >= usize::try_from(asked).unwrap_or(usize::MAX);
     full.then(|| page.checked_add(1)).flatten()
@@ -1164,6 +1169,52 @@ fn error_for(status: StatusCode, headers: &HeaderMap, body: &[u8], call: &Call<'
     }
 }
 
+/// Entry points for the fuzz targets (`crates/paycycle-fuzz`): the client's private answer
+/// decoding and pagination headers, reachable without a network. Not part of the stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{Call, decode, error_for, next_page, parse_cursor};
+    use crate::wire::{Checkout, Message, Subscription};
+    use paycycle_core::Error;
+    use reqwest::header::HeaderMap;
+    use reqwest::{Method, StatusCode};
+
+    /// Interprets one answer exactly as the client does: a success decodes into the type
+    /// selected by `which % 4` (checkout, subscription, a list of checkouts, a message), any
+    /// other status becomes the error it means. `None` for a status code HTTP cannot carry.
+    pub fn answer(which: u8, status: u16, headers: &HeaderMap, body: &[u8], secret: bool) -> Option<Result<(), Error>> {
+        let status = StatusCode::from_u16(status).ok()?;
+        if !status.is_success() {
+            let call = Call {
+                method: Method::GET,
+                path: &["checkouts", "ch_fuzz"],
+                query: Vec::new(),
+                body: None,
+                resource: "checkout",
+                id: "ch_fuzz",
+                secret_answer: secret,
+            };
+            return Some(Err(error_for(status, headers, body, &call)));
+        }
+        Some(match which % 4 {
+            0 => decode::<Checkout>(status, body, secret).map(drop),
+            1 => decode::<Subscription>(status, body, secret).map(drop),
+            2 => decode::<Vec<Checkout>>(status, body, secret).map(drop),
+            _ => decode::<Message>(status, body, secret).map(drop),
+        })
+    }
+
+    /// The page after `page`, read from the pagination headers as the client's list calls do.
+    pub fn next(headers: &HeaderMap, page: u32, rows: usize, asked: u32) -> Option<u32> {
+        next_page(headers, page, rows, asked)
+    }
+
+    /// A list cursor as the caller passes it.
+    pub fn cursor(text: &str) -> Result<u32, Error> {
+        parse_cursor(Some(text))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1278,6 +1329,12 @@ mod tests {
         );
         assert_eq!(next_page(&h(&[]), 1, 10, 10), Some(2));
         assert_eq!(next_page(&h(&[]), 1, 9, 10), None);
+        // A `Current-Page` behind the page asked for would send the listing back to page 2
+        // for ever: it ends it instead.
+        assert_eq!(
+            next_page(&h(&[("Total-Pages", "9"), ("Current-Page", "1")]), 5, 10, 10),
+            None
+        );
     }
 
     #[test]

@@ -66,6 +66,8 @@ mod validate;
 pub mod webhook;
 pub mod wire;
 
+#[doc(hidden)]
+pub use client::fuzzing;
 pub use client::{DEFAULT_PAGE_SIZE, MAX_ANSWER_BYTES, MAX_PAGE_SIZE, RecurrenteClient};
 pub use config::{
     DEFAULT_BASE_URL, ENV_BASE_URL, ENV_PUBLIC_KEY, ENV_SECRET_KEY, ENV_WEBHOOK_SECRET, RecurrenteConfig,

@@ -150,6 +150,195 @@ fn main() -> std::io::Result<()> {
         "money",
         &with_prefix(&[3], &[br#"{"amount":"15.00","currency":"GTQ"}"#]),
     )?;
+    for (selector, status, flags, headers, body) in ANSWERS {
+        let mut seed = vec![*selector];
+        seed.extend_from_slice(&status.to_be_bytes());
+        seed.push(*flags);
+        seed.extend_from_slice(headers.as_bytes());
+        seed.push(0);
+        seed.extend_from_slice(body.as_bytes());
+        write("client_answers", &seed)?;
+        written += 1;
+    }
+    for (name, body) in &cryptomus {
+        let op = match name.as_str() {
+            n if n.starts_with("create_response") => 0u8,
+            n if n.starts_with("list_response") => 2,
+            _ => continue,
+        };
+        write(
+            "client_answers",
+            &[&[op << 1, 0, 200, 0][..], b"content-type: application/json\0", body].concat(),
+        )?;
+        written += 1;
+    }
+    for (name, body) in &recurrente {
+        let which = match name.as_str() {
+            n if n.starts_with("checkouts_list") => 2u8,
+            n if n.starts_with("checkout") => 0,
+            n if n.starts_with("subscription") => 1,
+            n if n.starts_with("test_response") => 3,
+            _ => continue,
+        };
+        write(
+            "client_answers",
+            &[
+                &[(which << 1) | 1, 0, 200, 0][..],
+                b"content-type: application/json\0",
+                body,
+            ]
+            .concat(),
+        )?;
+        written += 1;
+    }
+    for sequence in SIM_SEQUENCES {
+        let records: Vec<&[u8]> = sequence.iter().map(|r| r.as_bytes()).collect();
+        write("sim_router", &with_prefix(&[], &records))?;
+        written += 1;
+    }
     println!("wrote {} seeds under fuzz/corpus/", written + 1);
     Ok(())
 }
+
+/// Request sequences for `sim_router` (see `paycycle_fuzz::sim_router` for the format): each
+/// reaches a different part of the simulator, for the fuzzer to mutate from.
+const SIM_SEQUENCES: &[&[&str]] = &[
+    // Cryptomus: create (signed by the harness), info, list, cancel, the payer's accept.
+    &[
+        "POST /v1/recurrence/create\nmerchant: 5c0ffee0-0000-4000-8000-00000000c0de\nsign: auto\ncontent-type: application/json\n\n{\"amount\":\"15\",\"currency\":\"USD\",\"name\":\"Pro\",\"period\":\"monthly\",\"order_id\":\"o-1\",\"discount_days\":30,\"discount_amount\":\"1\",\"url_callback\":\"http://127.0.0.1:9/hook\"}",
+        "POST /v1/recurrence/info\nmerchant: 5c0ffee0-0000-4000-8000-00000000c0de\nsign: auto\n\n{\"order_id\":\"o-1\"}",
+        "POST /__sim/cryptomus/recurrences/00000000-0000-4000-8000-000000000001/accept\n\n",
+        "POST /__sim/clock/advance\n\n{\"days\":31}",
+        "POST /v1/recurrence/list\nmerchant: 5c0ffee0-0000-4000-8000-00000000c0de\nsign: auto\n\n{}",
+        "POST /v1/recurrence/cancel\nmerchant: 5c0ffee0-0000-4000-8000-00000000c0de\nsign: auto\n\n{\"uuid\":\"00000000-0000-4000-8000-000000000001\"}",
+        "GET /__sim/webhooks\n\n",
+    ],
+    // Recurrente: a checkout with a recurring item, paid by the payer, renewed, then listed.
+    &[
+        "POST /api/checkouts\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\ncontent-type: application/json\n\n{\"items\":[{\"name\":\"Gold\",\"currency\":\"GTQ\",\"amount_in_cents\":5000,\"charge_type\":\"recurring\",\"billing_interval\":\"month\",\"billing_interval_count\":1}],\"metadata\":{\"paycycle_reference\":\"order-42\"}}",
+        "GET /api/checkouts?items=100\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\n\n",
+        "POST /__sim/recurrente/checkouts/ch_0000000000000003/pay\ncontent-type: application/json\n\n{\"outcome\":\"card_success\"}",
+        "POST /__sim/clock/advance\n\n{\"days\":31}",
+        "GET /api/subscriptions?items=100\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\n\n",
+        "DELETE /api/subscriptions/su_00000007\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\n\n",
+    ],
+    // Recurrente's other objects.
+    &[
+        "POST /api/products\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\ncontent-type: application/json\n\n{\"product\":{\"name\":\"Gold\",\"prices_attributes\":[{\"currency\":\"GTQ\",\"amount_in_cents\":5000,\"charge_type\":\"recurring\",\"billing_interval\":\"month\",\"billing_interval_count\":1}]}}",
+        "GET /api/products\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\n\n",
+        "POST /api/webhook_endpoints\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\ncontent-type: application/json\n\n{\"url\":\"http://127.0.0.1:9/hook\"}",
+        "POST /api/refunds\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\ncontent-type: application/json\n\n{\"payment_intent_id\":\"pa_1\"}",
+        "GET /api/test\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\n\n",
+    ],
+    // Faults, delivery modes and bulk seeding through the control API.
+    &[
+        "POST /__sim/faults\ncontent-type: application/json\n\n{\"path\":\"/v1/recurrence/info\",\"kind\":\"delay\",\"delay_ms\":60000}",
+        "POST /v1/recurrence/info\nmerchant: 5c0ffee0-0000-4000-8000-00000000c0de\nsign: auto\n\n{\"uuid\":\"x\"}",
+        "PUT /__sim/delivery\ncontent-type: application/json\n\n{\"copies\":2,\"shuffle_window\":3}",
+        "POST /__sim/seed\ncontent-type: application/json\n\n{\"gateway\":\"recurrente\",\"count\":5,\"status\":\"active\"}",
+        "POST /__sim/seed\ncontent-type: application/json\n\n{\"gateway\":\"cryptomus\",\"count\":5,\"status\":\"past_due\",\"amount\":\"9.99\",\"currency\":\"USDT\"}",
+        "GET /__sim/stats\n\n",
+        "GET /__sim/faults\n\n",
+    ],
+    // The dashboard's buttons (plain HTML forms).
+    &[
+        "POST /v1/recurrence/create\nmerchant: 5c0ffee0-0000-4000-8000-00000000c0de\nsign: auto\n\n{\"amount\":\"15\",\"currency\":\"USD\",\"name\":\"Pro\",\"period\":\"monthly\",\"order_id\":\"o-1\"}",
+        "POST /subscriptions/cryptomus/00000000-0000-4000-8000-000000000001/accept\ncontent-type: application/x-www-form-urlencoded\n\nback=%2Fsubscriptions%2Fcryptomus%2F00000000-0000-4000-8000-000000000001",
+        "POST /clock/advance\ncontent-type: application/x-www-form-urlencoded\n\nby=month&back=%2F%3Fgateway%3Dcryptomus",
+        "POST /subscriptions/cryptomus/00000000-0000-4000-8000-000000000001/fail-next-charge\ncontent-type: application/x-www-form-urlencoded\n\nback=%2F",
+        "POST /clock/set\ncontent-type: application/x-www-form-urlencoded\n\ndate=2026-06-01&back=%2Fwebhooks",
+        "POST /webhooks/1/redeliver\ncontent-type: application/x-www-form-urlencoded\n\nback=%2Fwebhooks",
+        "GET /subscriptions/cryptomus/00000000-0000-4000-8000-000000000001\n\n",
+        "GET /webhooks?before=3\n\n",
+    ],
+    &[
+        "POST /api/checkouts\nX-PUBLIC-KEY: pk_test_paycycle_sim\nX-SECRET-KEY: sk_test_paycycle_sim\n\n{\"items\":[{\"name\":\"Gold\",\"currency\":\"GTQ\",\"amount_in_cents\":5000,\"charge_type\":\"recurring\",\"billing_interval\":\"month\",\"billing_interval_count\":1}]}",
+        "GET /checkouts/ch_0000000000000003\n\n",
+        "POST /checkouts/ch_0000000000000003/pay\ncontent-type: application/x-www-form-urlencoded\n\noutcome=card_success&back=%2Fcheckouts%2Fch_0000000000000003",
+        "GET /?gateway=recurrente&status=active\n\n",
+    ],
+    // Pages and the dashboard.
+    &[
+        "GET /\n\n",
+        "GET /?gateway=cryptomus&status=active\n\n",
+        "GET /webhooks\n\n",
+        "GET /pay/cryptomus/00000000-0000-4000-8000-000000000001\n\n",
+        "GET /checkout-session/ch_1\n\n",
+    ],
+];
+
+/// Answers for `client_answers`: `(selector, status, flags, header lines, body)`; selector bit 0
+/// is the gateway (0 Cryptomus, 1 Recurrente).
+const ANSWERS: &[(u8, u16, u8, &str, &str)] = &[
+    (
+        0,
+        200,
+        0,
+        "content-type: application/json",
+        r#"{"state":1,"message":"Invalid Sign."}"#,
+    ),
+    (
+        2,
+        422,
+        0,
+        "content-type: application/json",
+        r#"{"state":1,"errors":{"amount":["The amount field is required."],"currency":"bad"}}"#,
+    ),
+    (
+        2,
+        200,
+        1,
+        "content-type: application/json",
+        r#"{"state":0,"result":{"uuid":"x"#,
+    ),
+    (0, 429, 0, "retry-after: 7", ""),
+    (4, 429, 0, "retry-after: Wed, 21 Oct 2026 07:28:00 GMT", "slow down"),
+    (0, 302, 0, "location: https://evil.example/steal", ""),
+    (
+        0,
+        503,
+        0,
+        "content-type: text/html",
+        "<html><body>Service Unavailable</body></html>",
+    ),
+    (
+        6,
+        404,
+        0,
+        "content-type: application/json",
+        r#"{"state":1,"message":"Recurrence not found"}"#,
+    ),
+    (
+        1,
+        422,
+        0,
+        "content-type: application/json",
+        r#"{"message":"Validation failed","errors":{"items":["can't be blank"]}}"#,
+    ),
+    (
+        1,
+        401,
+        0,
+        "content-type: application/json",
+        r#"{"message":"Autenticación Errónea 👀","errors":{"authentication":["Las llaves de API son inválidas o no coinciden."]}}"#,
+    ),
+    (3, 429, 0, "retry-after: 2", ""),
+    (1, 301, 0, "location: http://127.0.0.1:1/api", ""),
+    (7, 204, 0, "", ""),
+    (
+        1,
+        200,
+        1,
+        "content-type: application/json",
+        r#"{"id":"ch_1","signingSecret":"whsec_c2VjcmV0"}"#,
+    ),
+    (
+        5,
+        200,
+        2,
+        "link: <https://app.recurrente.com/api/checkouts?page=3>; rel=\"next\", <https://app.recurrente.com/api/checkouts?page=9>; rel=\"last\"",
+        "[]",
+    ),
+    (5, 200, 2, "current-page: 2\ntotal-pages: 5", "[]"),
+    (1, 500, 0, "content-type: text/plain", "Internal Server Error"),
+];
