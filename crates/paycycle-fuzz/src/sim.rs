@@ -125,7 +125,9 @@ fn trace() -> bool {
 
 /// The simulator's request handling, in-process.
 ///
-/// Input: up to eight requests separated by NUL bytes (see [`parse`] for the format).
+/// Input: up to eight requests separated by NUL bytes. Each is `METHOD PATH`, then
+/// `name: value` header lines, an empty line, and the body; a header `sign: auto` becomes the
+/// Cryptomus request signature of the body.
 pub fn sim_router(data: &[u8]) {
     runtime().block_on(async {
         let start = Utc.timestamp_opt(1_767_225_600, 0).single().unwrap_or_default(); // 2026-01-01
