@@ -442,8 +442,13 @@ fn non_empty(s: Option<String>) -> Option<String> {
 /// while the card-update guide's `setup_intent.succeeded` puts the name there); else, leniently,
 /// `event` when it contains a dot (a third-party `{event, data}` claim).
 fn event_name(obj: &serde_json::Map<String, Value>) -> Option<String> {
+    event_name_by(|key| obj.get(key))
+}
+
+/// [`event_name`] over any member lookup (a map, or a wrapper's merged view).
+fn event_name_by<'a>(get: impl Fn(&str) -> Option<&'a Value>) -> Option<String> {
     let text = |key: &str| {
-        obj.get(key)
+        get(key)
             .and_then(Value::as_str)
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -506,16 +511,7 @@ impl<'a> Resource<'a> {
 
     /// [`event_name`] of the merged resource.
     fn event_name(&self) -> Option<String> {
-        let text = |key: &str| {
-            self.get(key)
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
-        text("event_type")
-            .or_else(|| text("type").filter(|t| t.contains('.')))
-            .or_else(|| text("event").filter(|t| t.contains('.')))
-            .map(str::to_owned)
+        event_name_by(|key| self.get(key))
     }
 }
 

@@ -165,8 +165,9 @@ pub(crate) fn button_with_text(
     form(action, fields, Some(input), class, label)
 }
 
-fn form(action: &str, fields: &[(&str, &str)], input: Option<(&str, &str)>, class: &str, label: &str) -> String {
-    let hidden: String = fields
+/// The `<input type="hidden">` of each field, escaped (every form's carried values).
+pub(crate) fn hidden_inputs(fields: &[(&str, &str)]) -> String {
+    fields
         .iter()
         .map(|(name, value)| {
             format!(
@@ -175,7 +176,11 @@ fn form(action: &str, fields: &[(&str, &str)], input: Option<(&str, &str)>, clas
                 escape(value)
             )
         })
-        .collect();
+        .collect()
+}
+
+fn form(action: &str, fields: &[(&str, &str)], input: Option<(&str, &str)>, class: &str, label: &str) -> String {
+    let hidden = hidden_inputs(fields);
     let visible = input
         .map(|(name, text)| {
             format!(

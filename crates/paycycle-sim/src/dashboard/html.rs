@@ -68,10 +68,7 @@ pub(crate) fn link(href: &str, text: &str) -> String {
 /// A form posting to `action` with hidden `fields`, shown as one button with the element id
 /// `id` (what the browser test clicks).
 pub(crate) fn post_button(action: &str, fields: &[(&str, &str)], id: &str, label: &str) -> String {
-    let hidden: String = fields
-        .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
-        .collect();
+    let hidden = crate::web::hidden_inputs(fields);
     format!(
         "<form method=\"post\" action=\"{}\">{hidden}<button type=\"submit\" id=\"{}\">{}</button></form>",
         escape(action),
