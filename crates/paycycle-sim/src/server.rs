@@ -150,6 +150,24 @@ impl fmt::Debug for Simulator {
     }
 }
 
+/// The accept queue's length. Tokio's `TcpListener::bind` asks for 1024: a burst of a thousand
+/// clients connecting at once (a load test through one pooled client) overflows it, and the
+/// kernel drops the extra SYNs, which the clients resend only a second or more later. Those late
+/// connections then land in whatever the test does next and look like a client that does not
+/// reuse its connections. The kernel caps this at `net.core.somaxconn` (4096 on current Linux).
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with [`ACCEPT_BACKLOG`] (and `SO_REUSEADDR`, as `TcpListener::bind` sets).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 impl Simulator {
     /// Binds `config.addr`, starts serving and the delivery worker on the current tokio runtime.
     ///
@@ -162,12 +180,10 @@ impl Simulator {
             return Err(SimError::NotLoopback { addr: config.addr });
         }
         recurrente::check_config(&config)?;
-        let listener = tokio::net::TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| SimError::Bind {
-                addr: config.addr,
-                source,
-            })?;
+        let listener = listen(config.addr).map_err(|source| SimError::Bind {
+            addr: config.addr,
+            source,
+        })?;
         let addr = listener.local_addr().map_err(|source| SimError::Bind {
             addr: config.addr,
             source,
