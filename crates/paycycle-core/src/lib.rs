@@ -24,6 +24,7 @@ pub mod conformance;
 mod error;
 mod gateway;
 mod ids;
+mod members;
 mod money;
 mod plan;
 mod subscription;
@@ -35,10 +36,11 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{BoxError, Error, Result, WebhookError, retry_after};
 pub use gateway::{Page, PageRequest, RecurringGateway, RecurringGatewayExt, paginate};
 pub use ids::{CheckoutId, EventId, GatewayId, PaymentId, SubscriptionId};
+pub use members::{Keep, read_members};
 pub use money::{Currency, CurrencyKind, Money, MoneyError};
 pub use plan::{Interval, IntervalUnit, IntroOffer, RecurringPlan, RecurringPlanBuilder};
 pub use subscription::{CancelledBy, Payment, PaymentStatus, Subscription, SubscriptionStatus};
-pub use webhook::{EventKind, WebhookEvent};
+pub use webhook::{EventKind, RawPayload, WebhookEvent};
 
 /// Re-exported so users need not depend on these crates for the types in paycycle's API.
 pub use {chrono, http, rust_decimal, url};

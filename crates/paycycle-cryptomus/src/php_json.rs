@@ -27,8 +27,8 @@
 //! exactly what the full re-encoding writes, so the result is the same as decoding to a tree
 //! and encoding it back (the tests check this against such an encoder and against PHP).
 //!
-//! The webhook verifier uses the same pass to build the `serde_json::Value` of the body, so the
-//! body is parsed once.
+//! The webhook verifier uses the same pass to build the `serde_json::Value` of the members it
+//! reads, so the body is parsed once.
 
 use std::borrow::Cow;
 
@@ -76,7 +76,7 @@ pub struct Reencoded {
 /// # Errors
 /// [`PhpJsonError`] when the input is not a single JSON object.
 pub fn reencode_object_without(input: &[u8], drop: &str) -> Result<Reencoded, PhpJsonError> {
-    let parsed = parse_object_without::<false>(input, drop)?;
+    let parsed = parse_object_without(input, drop, Build::Nothing)?;
     Ok(Reencoded {
         json: parsed.php.into_string()?,
         removed: parsed.removed,
@@ -88,7 +88,7 @@ pub fn reencode_object_without(input: &[u8], drop: &str) -> Result<Reencoded, Ph
 /// # Errors
 /// [`PhpJsonError`] when the input is not one JSON value.
 pub fn reencode(input: &[u8]) -> Result<String, PhpJsonError> {
-    let mut p = Parser::<false>::new(input);
+    let mut p = Parser::new(input, Build::Nothing);
     p.value(0, None)?;
     p.ws();
     if p.i != input.len() {
@@ -99,26 +99,41 @@ pub fn reencode(input: &[u8]) -> Result<String, PhpJsonError> {
 }
 
 /// A webhook body parsed once: its PHP encoding without the removed member, that member's
-/// value, and the body as a `serde_json::Value`.
+/// value, and as much of the body as a `serde_json::Value` as was asked for ([`Build`]).
 #[derive(Debug)]
 pub(crate) struct ParsedObject<'a> {
     /// The PHP encoding of the object without the removed member, in pieces.
     pub(crate) php: Pieces<'a>,
     /// The removed member's value when it was a string (the last such one).
     pub(crate) removed: Option<String>,
-    /// The whole body (removed member included) exactly as `serde_json::from_slice` reads it,
-    /// or serde_json's error (a number out of range, the one thing PHP's form accepts and
-    /// serde_json does not). Empty (`Null`) unless asked for.
+    /// The body (removed member included) as `serde_json::from_slice` reads it, with only the
+    /// members [`Build`] asked for, or serde_json's error for one of them (a number out of
+    /// range, the one thing PHP's form accepts and serde_json does not). `Null` for
+    /// [`Build::Nothing`].
     pub(crate) value: Result<Value, String>,
 }
 
+/// How much of the body [`parse_object_without`] builds as a `serde_json::Value`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Build<'k> {
+    /// Nothing (`Null`): the PHP encoding alone.
+    Nothing,
+    /// The whole body.
+    #[cfg_attr(not(test), allow(dead_code))]
+    All,
+    /// The top-level object with these members only (and the removed one); the others are
+    /// checked and written, not built.
+    Members(&'k [&'k str]),
+}
+
 /// Parses a JSON object once: its PHP encoding without the top-level members named `drop`
-/// and, when `VALUE`, its `serde_json::Value`.
-pub(crate) fn parse_object_without<'a, const VALUE: bool>(
+/// and as much of its `serde_json::Value` as `build` says.
+pub(crate) fn parse_object_without<'a>(
     input: &'a [u8],
     drop: &str,
+    build: Build<'_>,
 ) -> Result<ParsedObject<'a>, PhpJsonError> {
-    let mut p = Parser::<VALUE>::new(input);
+    let mut p = Parser::new(input, build);
     p.ws();
     if p.peek() != Some(b'{') {
         return Err(p.err("the body must be a JSON object"));
@@ -377,7 +392,7 @@ fn is_index(key: &str, n: usize) -> bool {
     key.as_bytes() == &buf[i..]
 }
 
-struct Parser<'a, const VALUE: bool> {
+struct Parser<'a, 'k> {
     s: &'a [u8],
     /// The input as text when it is valid UTF-8 (then no string needs checking on its own).
     text: Option<&'a str>,
@@ -385,18 +400,23 @@ struct Parser<'a, const VALUE: bool> {
     out: Pieces<'a>,
     removed: Option<String>,
     value_error: Option<String>,
+    /// Whether the value being read is built.
+    build: bool,
+    /// The top-level members to build, when not all.
+    members: Option<&'k [&'k str]>,
     /// Where strings with escapes are decoded.
     scratch: Vec<u8>,
 }
 
-impl<'a, const VALUE: bool> Parser<'a, VALUE> {
-    fn new(s: &'a [u8]) -> Self {
+impl<'a, 'k> Parser<'a, 'k> {
+    fn new(s: &'a [u8], build: Build<'k>) -> Self {
+        let all = matches!(build, Build::All);
         Parser {
             s,
-            // Building the value checks every string it decodes: checking a long input whole
-            // first would read the bytes of its escaped strings twice. (A short one is checked
-            // whole: cheaper than a check per string.)
-            text: if VALUE && s.len() > WHOLE_UTF8_CHECK {
+            // Building the whole value checks every string it decodes: checking a long input
+            // whole first would read the bytes of its escaped strings twice. (A short one is
+            // checked whole: cheaper than a check per string.)
+            text: if all && s.len() > WHOLE_UTF8_CHECK {
                 None
             } else {
                 std::str::from_utf8(s).ok()
@@ -405,6 +425,11 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
             out: Pieces::new(s),
             removed: None,
             value_error: None,
+            build: all,
+            members: match build {
+                Build::Members(members) => Some(members),
+                Build::Nothing | Build::All => None,
+            },
             scratch: Vec::new(),
         }
     }
@@ -442,8 +467,8 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
             Some(b'{') => self.object(depth, drop),
             Some(b'[') => self.array(depth),
             Some(b'"') => {
-                let s = self.string(VALUE)?;
-                Ok(if VALUE {
+                let s = self.string(self.build)?;
+                Ok(if self.build {
                     Value::String(s.into_owned())
                 } else {
                     Value::Null
@@ -464,6 +489,8 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
         let muted = self.out.mute > 0;
         let out_open = self.out.len_at(open);
         self.i += 1;
+        // The top level is built when some of its members are.
+        let build = self.build || (depth == 0 && self.members.is_some());
         let mut map = Map::new();
         // Members written so far, and, while the keys are "0", "1", … (what PHP decodes as a
         // list), where each written member's key and value start in the output.
@@ -480,7 +507,7 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
                 let _ = self.out.take_from(self.i, out_open);
                 self.out.push_owned(b"[]");
             }
-            return Ok(if VALUE { Value::Object(map) } else { Value::Null });
+            return Ok(if build { Value::Object(map) } else { Value::Null });
         }
         // Where the whitespace before the current member's name starts.
         let mut before = after_open;
@@ -506,7 +533,7 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
                 self.out.mute -= 1;
                 let v = v?;
                 self.out.skip(from, self.i);
-                if VALUE {
+                if build {
                     map.insert(key.into_owned(), v);
                 }
             } else {
@@ -536,8 +563,18 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
                 } else {
                     list_possible = false;
                 }
-                let v = self.value(depth + 1, None)?;
-                if VALUE {
+                let kept = match (depth, self.members) {
+                    // Names mostly differ in length or first byte: compared before the bytes.
+                    (0, Some(members)) => members
+                        .iter()
+                        .any(|m| m.len() == key.len() && m.as_bytes().first() == key.as_bytes().first() && *m == key),
+                    _ => build,
+                };
+                let outer = std::mem::replace(&mut self.build, kept);
+                let v = self.value(depth + 1, None);
+                self.build = outer;
+                let v = v?;
+                if kept {
                     map.insert(key.into_owned(), v);
                 }
                 written += 1;
@@ -559,7 +596,7 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
         if !muted && (written == 0 || list_possible) {
             self.write_as_list(out_open, list.as_deref().unwrap_or_default());
         }
-        Ok(if VALUE { Value::Object(map) } else { Value::Null })
+        Ok(if build { Value::Object(map) } else { Value::Null })
     }
 
     /// The value of a removed member, kept in `removed` when it is a string.
@@ -569,7 +606,11 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
         self.skip_ws();
         if self.peek() == Some(b'"') {
             let s = self.string(true)?.into_owned();
-            let v = if VALUE { Value::String(s.clone()) } else { Value::Null };
+            let v = if self.build || self.members.is_some() {
+                Value::String(s.clone())
+            } else {
+                Value::Null
+            };
             self.removed = Some(s);
             Ok(v)
         } else {
@@ -607,11 +648,11 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
         self.ws();
         if self.peek() == Some(b']') {
             self.i += 1;
-            return Ok(if VALUE { Value::Array(items) } else { Value::Null });
+            return Ok(if self.build { Value::Array(items) } else { Value::Null });
         }
         loop {
             let v = self.value(depth + 1, None)?;
-            if VALUE {
+            if self.build {
                 items.push(v);
             }
             self.ws();
@@ -619,7 +660,7 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    return Ok(if VALUE { Value::Array(items) } else { Value::Null });
+                    return Ok(if self.build { Value::Array(items) } else { Value::Null });
                 }
                 _ => return Err(self.err("expected `,` or `]`")),
             }
@@ -673,7 +714,7 @@ impl<'a, const VALUE: bool> Parser<'a, VALUE> {
                 return Err(self.err("invalid number"));
             }
         }
-        if !VALUE {
+        if !self.build {
             return Ok(Value::Null);
         }
         let digits = &self.s[start + usize::from(negative)..int_end];
@@ -1175,7 +1216,7 @@ mod tests {
     #[test]
     fn already_php_encoded_bodies_are_not_copied() {
         let body = br#"{"a":"x\/y","sign":"abc","n":[1,{"b":"\u001f"}]}"#;
-        let p = parse_object_without::<false>(body, "sign").unwrap();
+        let p = parse_object_without(body, "sign", Build::Nothing).unwrap();
         let chunks: Vec<&[u8]> = p.php.chunks().collect();
         assert_eq!(chunks, [&br#"{"a":"x\/y""#[..], &br#","n":[1,{"b":"\u001f"}]}"#[..]]);
         assert!(p.php.owned.is_empty());
@@ -1185,12 +1226,32 @@ mod tests {
     fn the_value_is_what_serde_json_reads() {
         let body = br#" {"a" : [1, -2, 0, -0, 1.50, 1e2, 18446744073709551615, 18446744073709551616, -9223372036854775808, 123456789012345678],
             "s":"x\/y \u00e9 \ud83c\udf89 \"q\"", "sign":"abc", "e":{}, "l":{"0":true,"1":null}, "a":"last"} "#;
-        let p = parse_object_without::<true>(body, "sign").unwrap();
+        let p = parse_object_without(body, "sign", Build::All).unwrap();
         let expected: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(p.value.unwrap(), expected);
         assert_eq!(p.removed.as_deref(), Some("abc"));
         // serde_json refuses a number out of range, PHP's form does not: the error is kept.
-        let p = parse_object_without::<true>(br#"{"a":1e400,"sign":"x"}"#, "sign").unwrap();
+        let p = parse_object_without(br#"{"a":1e400,"sign":"x"}"#, "sign", Build::All).unwrap();
+        assert!(p.value.is_err());
+    }
+
+    #[test]
+    fn only_the_members_asked_for_are_built() {
+        let body = br#"{"a":{"x":[1,{"y":"z\/"}]},"b":"\u00e9","c":1e400,"sign":"s","d":[1]}"#;
+        let p = parse_object_without(body, "sign", Build::Members(&["a", "d", "zz"])).unwrap();
+        assert_eq!(
+            p.value.unwrap(),
+            serde_json::json!({"a": {"x": [1, {"y": "z/"}]}, "d": [1], "sign": "s"})
+        );
+        assert_eq!(p.removed.as_deref(), Some("s"));
+        let whole = parse_object_without(body, "sign", Build::Nothing).unwrap();
+        assert_eq!(
+            p.php.chunks().collect::<Vec<_>>().concat(),
+            whole.php.chunks().collect::<Vec<_>>().concat(),
+            "the same PHP encoding"
+        );
+        // A member serde_json cannot build is an error only when it is built.
+        let p = parse_object_without(body, "sign", Build::Members(&["c"])).unwrap();
         assert!(p.value.is_err());
     }
 
@@ -1213,7 +1274,7 @@ mod tests {
             (format!(r#"{{"a":"{a}","c":"{long}","sign":"s","d":"{d}"}}"#), 2),
         ] {
             HANDED_OVER.with(|n| n.set(0));
-            let p = parse_object_without::<true>(body.as_bytes(), "sign").unwrap();
+            let p = parse_object_without(body.as_bytes(), "sign", Build::All).unwrap();
             assert_eq!(HANDED_OVER.with(std::cell::Cell::get), handed_over);
             let expected: Value = serde_json::from_slice(body.as_bytes()).unwrap();
             assert_eq!(p.value.unwrap(), expected);
@@ -1228,8 +1289,8 @@ mod tests {
             let mut bytes = bad.into_bytes();
             let at = bytes.len() - 4; // The last byte of the last `é`.
             bytes[at] = 0xff;
-            assert!(parse_object_without::<true>(&bytes, "sign").is_err());
-            assert!(parse_object_without::<false>(&bytes, "sign").is_err());
+            assert!(parse_object_without(&bytes, "sign", Build::All).is_err());
+            assert!(parse_object_without(&bytes, "sign", Build::Nothing).is_err());
         }
     }
 

@@ -21,8 +21,8 @@
 use std::fmt;
 
 use paycycle_core::{
-    CheckoutId, Currency, Error, EventId, EventKind, GatewayId, Money, Payment, PaymentId, PaymentStatus, Result,
-    SubscriptionId, SubscriptionStatus, WebhookError, WebhookEvent,
+    CheckoutId, Currency, Error, EventId, EventKind, GatewayId, Money, Payment, PaymentId, PaymentStatus, RawPayload,
+    Result, SubscriptionId, SubscriptionStatus, WebhookError, WebhookEvent,
 };
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
@@ -34,7 +34,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::Redacted;
 use crate::convert;
-use crate::php_json;
+use crate::php_json::{self, Build};
 use crate::wire::{PaymentWebhook, Recurrence, de as wire_de};
 
 const GATEWAY: GatewayId = GatewayId::CRYPTOMUS;
@@ -97,9 +97,9 @@ impl CryptomusWebhookVerifier {
         }
         // One pass over the body gives what Cryptomus hashed (the body without its top-level
         // `sign`, re-encoded as PHP does; the ranges already in PHP's form are hashed in place)
-        // and the body as a `Value`. Same checks and errors as `sign::verify_webhook_sign`
-        // followed by `serde_json::from_slice`.
-        let parsed = php_json::parse_object_without::<true>(body, "sign")
+        // and the members the mapping reads as a `Value`. Same checks and errors as
+        // `sign::verify_webhook_sign` followed by reading those members with serde_json.
+        let parsed = php_json::parse_object_without(body, "sign", Build::Members(MEMBERS))
             .map_err(|e| reject(WebhookError::Malformed(e.to_string())))?;
         let given = parsed
             .removed
@@ -110,17 +110,21 @@ impl CryptomusWebhookVerifier {
         if !(given.len() == expected.len() && bool::from(expected.ct_eq(given.as_bytes()))) {
             return Err(reject(WebhookError::BadSignature));
         }
-        let raw = parsed.value.map_err(|e| reject(WebhookError::Malformed(e)))?;
-        let Some(object) = raw.as_object() else {
+        let read = parsed.value.map_err(|e| reject(WebhookError::Malformed(e)))?;
+        // The parser accepted the body, so it is UTF-8 JSON (serde_json's too: the parser is
+        // stricter, see `php_json`); the event keeps it as it came.
+        let text = std::str::from_utf8(body).map_err(|e| reject(WebhookError::Malformed(e.to_string())))?;
+        let raw = RawPayload::from_checked(text.to_owned());
+        let Some(object) = read.as_object() else {
             return Err(reject(WebhookError::Malformed("the body is not a JSON object".into())));
         };
         let id = event_id(object);
-        let status = text(object, "status");
+        let status = text_of(object, "status");
         match Shape::of(object) {
-            Shape::Payment => payment_event(id, status, raw),
+            Shape::Payment => payment_event(id, status, &read, raw),
             Shape::Recurrence => recurrence_event(id, status, raw),
             Shape::Other(kind) => {
-                let order_id = text(object, "order_id");
+                let order_id = text_of(object, "order_id");
                 let provider_type = status.unwrap_or(kind);
                 let mut event = WebhookEvent::new(
                     GATEWAY,
@@ -135,6 +139,28 @@ impl CryptomusWebhookVerifier {
         }
     }
 }
+
+/// The members normalizing reads, built by the parser: [`Shape::of`]'s, [`event_id`]'s (with
+/// `sign`, the removed member, always there), `status`, `order_id`, and every member
+/// [`PaymentView`] reads.
+const MEMBERS: &[&str] = &[
+    "type",
+    "uuid",
+    "status",
+    "order_id",
+    "payment_amount",
+    "merchant_amount",
+    "is_final",
+    "txid",
+    "amount",
+    "payment_amount_usd",
+    "commission",
+    "from",
+    "wallet_address_uuid",
+    "network",
+    "currency",
+    "payer_currency",
+];
 
 fn reject(reason: WebhookError) -> Error {
     Error::webhook(GATEWAY, reason)
@@ -211,7 +237,7 @@ impl Shape {
 }
 
 /// A member as text: strings as they are, other values as JSON, absent or `null` as `None`.
-fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
+fn text_of(object: &Map<String, Value>, key: &str) -> Option<String> {
     match object.get(key)? {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
@@ -259,12 +285,14 @@ fn typed<T: DeserializeOwned>(raw: &Value) -> Result<T> {
     })
 }
 
-fn payment_event(id: EventId, status: Option<String>, raw: Value) -> Result<WebhookEvent> {
-    let (uuid, amount, paid) = match PaymentView::deserialize(&raw) {
+/// `read` holds the members the mapping reads (see `MEMBERS`); `raw` the whole body.
+fn payment_event(id: EventId, status: Option<String>, read: &Value, raw: RawPayload) -> Result<WebhookEvent> {
+    let (uuid, amount, paid) = match PaymentView::deserialize(read) {
         Ok(view) => (view.uuid.map(PaymentId::new), view.amount_money(), view.paid_money()),
-        // The same members fail to read as a `PaymentWebhook`: read as one for the error.
+        // The same members fail to read as a `PaymentWebhook`: read the whole body as one for
+        // the error (and its path).
         Err(_) => {
-            let body: PaymentWebhook = typed(&raw)?;
+            let body: PaymentWebhook = typed(&whole(&raw)?)?;
             (
                 body.uuid.as_deref().map(PaymentId::new),
                 body.amount_money(),
@@ -282,11 +310,16 @@ fn payment_event(id: EventId, status: Option<String>, raw: Value) -> Result<Webh
         payment.failure_reason = Some(status.clone());
     }
     // `order_id` as `PaymentWebhook` reads it (any value; not a string: its JSON).
-    let order_id = raw.as_object().and_then(|o| text(o, "order_id"));
+    let order_id = read.as_object().and_then(|o| text_of(o, "order_id"));
     let mut event = WebhookEvent::new(GATEWAY, id, kind, status, raw);
     event.merchant_reference = order_id;
     event.payment = Some(payment);
     Ok(event)
+}
+
+/// The whole body as a `Value`, for the typed readers.
+fn whole(raw: &RawPayload) -> Result<Value> {
+    raw.value().map_err(|e| reject(WebhookError::Malformed(e.to_string())))
 }
 
 /// [`PaymentWebhook`] read without copying: each member it reads is read here with the same
@@ -341,8 +374,8 @@ impl PaymentView<'_> {
     }
 }
 
-fn recurrence_event(id: EventId, status: Option<String>, raw: Value) -> Result<WebhookEvent> {
-    let rec: Recurrence = typed(&raw)?;
+fn recurrence_event(id: EventId, status: Option<String>, raw: RawPayload) -> Result<WebhookEvent> {
+    let rec: Recurrence = typed(&whole(&raw)?)?;
     let kind = rec
         .status
         .as_ref()
@@ -403,12 +436,26 @@ mod tests {
         assert_eq!(p.paid, Some(Money::parse("15", Currency::USDT).unwrap()));
         assert_eq!(p.paid.unwrap().amount.to_string(), "15.00000000", "exact, scale kept");
         assert_eq!(p.failure_reason, None);
-        assert_eq!(e.raw["convert"]["rate"], "1.00000000");
-        assert_eq!(e.raw["retries"], 3);
+        assert_eq!(e.raw.value().unwrap()["convert"]["rate"], "1.00000000");
+        assert_eq!(e.raw.value().unwrap()["retries"], 3);
         assert!(e.id.as_str().starts_with("cryptomus:"));
         assert_eq!(e.id.as_str().len(), 10 + 64);
         // Redelivery of the same body: same id.
         assert_eq!(verifier().verify(body.as_bytes()).unwrap().id, e.id);
+    }
+
+    #[test]
+    fn members_not_read_are_kept_whole_even_when_serde_json_cannot_build_them() {
+        let body = signed(r#"{"type":"payment","uuid":"p-1","status":"paid","extra":{"n":1e400}}"#);
+        let e = verifier().verify(body.as_bytes()).unwrap();
+        assert_eq!(e.raw.json(), body, "the body, byte for byte");
+        assert!(e.raw.value().is_err(), "1e400 is checked JSON that a Value cannot hold");
+        // In a member the mapping reads, it is refused.
+        let body = signed(r#"{"type":"payment","uuid":"p-1","status":"paid","amount":1e400}"#);
+        assert!(matches!(
+            webhook_reason(verifier().verify(body.as_bytes())),
+            WebhookError::Malformed(_)
+        ));
     }
 
     #[test]
@@ -468,7 +515,7 @@ mod tests {
             let e = verifier
                 .verify(body.as_bytes())
                 .unwrap_or_else(|e| panic!("{}: {e}", vec.input));
-            assert_eq!(e.raw["sign"], vec.sign.as_str());
+            assert_eq!(e.raw.value().unwrap()["sign"], vec.sign.as_str());
             assert_eq!(
                 webhook_reason(other.verify(body.as_bytes())),
                 WebhookError::BadSignature
@@ -517,7 +564,7 @@ mod tests {
             );
             assert_eq!(e.merchant_reference.as_deref(), Some("o-9"));
             assert_eq!(e.payment, None);
-            assert_eq!(e.raw["url_callback"], "https://your.site/callback");
+            assert_eq!(e.raw.value().unwrap()["url_callback"], "https://your.site/callback");
         }
     }
 
@@ -599,7 +646,7 @@ mod tests {
             let body = signed(&unsigned);
             let e = verifier().verify(body.as_bytes()).unwrap();
             proptest::prop_assert_eq!(e.merchant_reference.as_deref(), Some(order_id.as_str()));
-            proptest::prop_assert_eq!(&e.raw["note"], &serde_json::json!(note));
+            proptest::prop_assert_eq!(&e.raw.value().unwrap()["note"], &serde_json::json!(note));
             proptest::prop_assert!(CryptomusWebhookVerifier::new("k2".into()).verify(body.as_bytes()).is_err());
         }
     }

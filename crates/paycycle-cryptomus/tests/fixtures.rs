@@ -148,7 +148,7 @@ fn php_signed_payment_webhook_verifies_with_escaped_slashes_and_unicode() {
     assert_eq!(p.status, PaymentStatus::Succeeded);
     assert_eq!(p.amount, Some(Money::parse("15.00", Currency::USD).unwrap()));
     assert_eq!(p.paid, Some(Money::parse("15.00000000", Currency::USDT).unwrap()));
-    let data: Value = serde_json::from_str(e.raw["additional_data"].as_str().unwrap()).unwrap();
+    let data: Value = serde_json::from_str(e.raw.value().unwrap()["additional_data"].as_str().unwrap()).unwrap();
     assert_eq!(data["customer"]["name"], "Ana Ñúñez");
     assert_eq!(data["metadata"]["plan"], "gold/annual");
 

@@ -420,7 +420,10 @@ fn reference_outcome(body: &[u8], key: &str) -> Outcome {
 
 fn outcome(body: &[u8], key: &str) -> Outcome {
     match CryptomusWebhookVerifier::new(key.to_owned().into()).verify(body) {
-        Ok(e) => Outcome::Accepted(e.raw),
+        // The event keeps the body as text. What serde_json checks but cannot build (a number
+        // beyond f64 in a member the mapping does not read) is accepted and kept whole there,
+        // where the reference refuses it: both count as "no `Value`" here.
+        Ok(e) => e.raw.value().map_or(Outcome::Malformed, Outcome::Accepted),
         Err(Error::Webhook { reason, .. }) => match reason {
             WebhookError::Malformed(_) => Outcome::Malformed,
             WebhookError::MissingSignature => Outcome::MissingSignature,

@@ -106,7 +106,7 @@ pub fn cryptomus_webhook(data: &[u8]) {
     let verifier = CryptomusWebhookVerifier::new(SecretString::from(key.clone()));
     if mode % 2 == 0 {
         if let Ok(event) = verifier.verify(body) {
-            check_event(&event);
+            check_event(&event, body);
         }
         return;
     }
@@ -117,7 +117,7 @@ pub fn cryptomus_webhook(data: &[u8]) {
         return;
     };
     match verifier.verify(signed.as_bytes()) {
-        Ok(event) => check_event(&event),
+        Ok(event) => check_event(&event, signed.as_bytes()),
         Err(Error::Webhook {
             reason: WebhookError::BadSignature | WebhookError::MissingSignature,
             ..
@@ -129,8 +129,18 @@ pub fn cryptomus_webhook(data: &[u8]) {
     }
 }
 
-fn check_event(event: &WebhookEvent) {
+/// What every verified event must be; `body` is what was verified.
+fn check_event(event: &WebhookEvent, body: &[u8]) {
     assert!(!event.id.as_str().is_empty(), "a verified event has an empty id");
+    // Nothing is lost: the payload is the body, byte for byte, but for whitespace around it.
+    let trimmed = body.trim_ascii_start().trim_ascii_end();
+    assert_eq!(event.raw.json().as_bytes(), trimmed, "the raw payload is not the body");
+    // And it is JSON to serde_json: the Cryptomus verifier keeps it unchecked
+    // (`RawPayload::from_checked`) because its own parser accepts less.
+    assert!(
+        serde_json::from_str::<Box<serde_json::value::RawValue>>(event.raw.json()).is_ok(),
+        "the raw payload is not JSON to serde_json"
+    );
     let payment = event.payment.as_ref();
     for money in payment.iter().flat_map(|p| [p.amount, p.paid]).flatten() {
         // Money that was read is exact; printing and parsing it back gives the same value.
@@ -204,7 +214,7 @@ pub fn recurrente_webhook(data: &[u8]) {
             }
         }
         if let Ok(event) = verifier.verify_event(&headers, body) {
-            check_event(&event);
+            check_event(&event, body);
         }
         return;
     }
@@ -225,7 +235,7 @@ pub fn recurrente_webhook(data: &[u8]) {
     headers.insert("svix-signature", sig_value);
     match verifier.verify_event(&headers, body) {
         Ok(event) => {
-            check_event(&event);
+            check_event(&event, body);
             assert_eq!(event.id.as_str(), id_text, "the event id is the svix-id");
         }
         Err(Error::Webhook {

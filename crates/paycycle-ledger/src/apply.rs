@@ -229,7 +229,7 @@ impl Ledger {
     async fn try_apply(&self, row: &Claimed, tx: Option<WriteTx<'_>>, now: DateTime<Utc>) -> Result<Outcome> {
         let mut event: WebhookEvent =
             serde_json::from_str(&row.event_json).map_err(|e| LedgerError::corrupt("event", e.to_string()))?;
-        event.raw = serde_json::Value::Null;
+        event.raw = paycycle_core::RawPayload::default();
         let entry = self.entry(&row.gateway)?;
 
         // Which subscription, and whether to read it from the gateway first.

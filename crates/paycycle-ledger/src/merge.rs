@@ -211,7 +211,7 @@ mod tests {
             EventId::new(format!("msg_{at}")),
             EventKind::SubscriptionPastDue,
             "subscription.past_due",
-            serde_json::Value::Null,
+            paycycle_core::RawPayload::default(),
         );
         e.subscription_status = Some(status);
         e.occurred_at = Some(at);

@@ -46,11 +46,7 @@ fn deliver(msg_id: &str, text: &str) -> WebhookEvent {
     let by_gateway = gateway.verify_webhook(&headers, body).unwrap();
     assert_eq!(by_verifier, by_gateway);
     assert_eq!(by_verifier.id.as_str(), msg_id);
-    assert_eq!(
-        by_verifier.raw,
-        serde_json::from_str::<Value>(text).unwrap(),
-        "the raw JSON is kept"
-    );
+    assert_eq!(by_verifier.raw.json(), text.trim(), "the raw JSON is kept as sent");
     // Tampering is still caught for every shape.
     let mut tampered = body.to_vec();
     tampered.push(b' ');
@@ -132,13 +128,13 @@ fn unified_intent_failed_canceled_and_paid() {
     let p = e.payment.as_ref().unwrap();
     assert_eq!(p.id.as_ref().unwrap().as_str(), "in_2b8d0a77");
     assert_eq!(p.amount, Some(money(2500, Currency::USD)));
-    assert_eq!(e.raw["raw_status"], "expired");
+    assert_eq!(e.raw.value().unwrap()["raw_status"], "expired");
 
     // Paid: delivered to the account that paid with its balance: money out, kept as unknown.
     let e = event(fixture!("event_intent_paid"));
     assert_eq!(e.kind, EventKind::Unknown("intent.paid".into()));
     assert!(e.payment.is_none());
-    assert_eq!(e.raw["type"], "balance");
+    assert_eq!(e.raw.value().unwrap()["type"], "balance");
 }
 
 #[test]
@@ -160,7 +156,11 @@ fn legacy_and_unified_deliveries_of_one_payment_have_one_payment_id() {
         let a = deliver("msg_legacy", legacy);
         let b = deliver("msg_unified", unified);
         assert_ne!(a.id, b.id);
-        assert_ne!(a.raw["id"], b.raw["id"], "the bodies' own ids differ (pa_/ba_ vs in_)");
+        assert_ne!(
+            a.raw.value().unwrap()["id"],
+            b.raw.value().unwrap()["id"],
+            "the bodies' own ids differ (pa_/ba_ vs in_)"
+        );
         assert_eq!(a.kind, b.kind);
         let (pa, pb) = (a.payment.unwrap(), b.payment.unwrap());
         assert_eq!(pa.id, pb.id);
@@ -200,7 +200,7 @@ fn wrapped_envelope_as_printed() {
     assert_eq!(p.id.as_ref().unwrap().as_str(), "pi_xxxxxxxxxxxxxxxx");
     // `amount` (not `amount_in_cents`) has no documented unit: not guessed, kept in `raw`.
     assert_eq!(p.amount, None);
-    assert_eq!(e.raw["data"]["amount"], 15000);
+    assert_eq!(e.raw.value().unwrap()["data"]["amount"], 15000);
 }
 
 /// Wraps a flat body as `{<name key>: name, "data": body without its name}`.
@@ -246,7 +246,7 @@ fn setup_intent_named_by_type() {
     assert_eq!(e.subscription_id, None);
     assert_eq!(e.subscription_status, None, "a card saved without a subscription");
     assert!(e.payment.is_none());
-    assert_eq!(e.raw["payment_method"]["id"], "pay_m_w8r4t1zc");
+    assert_eq!(e.raw.value().unwrap()["payment_method"]["id"], "pay_m_w8r4t1zc");
 }
 
 #[test]
@@ -330,7 +330,7 @@ fn disputes_and_the_rest_of_the_catalogue() {
         assert_eq!(e.kind, kind);
         assert!(e.payment.is_none());
         assert_eq!(e.subscription_status, None);
-        assert_eq!(e.raw["payment"]["id"], "pa_id123");
+        assert_eq!(e.raw.value().unwrap()["payment"]["id"], "pa_id123");
     }
     for name in [
         "balance_intent.succeeded",
@@ -360,6 +360,6 @@ fn disputes_and_the_rest_of_the_catalogue() {
         assert_eq!(e.kind, EventKind::Unknown(name.into()));
         assert_eq!(e.provider_type, name);
         assert!(e.payment.is_none());
-        assert_eq!(e.raw["amount_in_cents"], 100);
+        assert_eq!(e.raw.value().unwrap()["amount_in_cents"], 100);
     }
 }

@@ -37,8 +37,8 @@ use hmac::{Hmac, Mac};
 use paycycle_core::{
     CancelledBy, Capabilities, Checkout, CheckoutId, CheckoutRequest, Currency, CurrencySupport, Error, EventId,
     EventKind, GatewayId, Interval, IntervalSupport, IntervalUnit, Money, Page, PageRequest, Payment, PaymentId,
-    PaymentStatus, RecurringGateway, Result, Subscription, SubscriptionId, SubscriptionStatus, WebhookError,
-    WebhookEvent,
+    PaymentStatus, RawPayload, RecurringGateway, Result, Subscription, SubscriptionId, SubscriptionStatus,
+    WebhookError, WebhookEvent,
 };
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -679,10 +679,10 @@ impl RecurringGateway for FakeGateway {
             .ok_or_else(|| reject(WebhookError::BadSignature))?;
         mac.verify_slice(&given)
             .map_err(|_| reject(WebhookError::BadSignature))?;
-        let raw: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| reject(WebhookError::Malformed(e.to_string())))?;
-        let b: Body =
-            serde_json::from_value(raw.clone()).map_err(|e| reject(WebhookError::Malformed(e.to_string())))?;
+        let malformed = |e: &dyn std::fmt::Display| reject(WebhookError::Malformed(e.to_string()));
+        let text = std::str::from_utf8(body).map_err(|e| malformed(&e))?;
+        let b: Body = serde_json::from_str(text).map_err(|e| malformed(&e))?;
+        let raw = RawPayload::from_json(text.to_owned()).map_err(|e| malformed(&e))?;
         if b.id != id {
             return Err(reject(WebhookError::BadSignature));
         }
