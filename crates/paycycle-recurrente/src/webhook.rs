@@ -507,6 +507,10 @@ struct Resource<'a> {
     outer: &'a serde_json::Map<String, Value>,
     /// `Some` when the body is a wrapper.
     data: Option<&'a serde_json::Map<String, Value>>,
+    /// The merged resource's members named in [`RESOURCE`], at their index there: found in one
+    /// pass over each object, so that reading one is not a search by name (which compares names
+    /// over and over: a tenth of the time of verifying a small webhook).
+    slots: [Option<&'a Value>; RESOURCE.len()],
 }
 
 impl<'a> Resource<'a> {
@@ -516,11 +520,23 @@ impl<'a> Resource<'a> {
             Some(Value::Object(data)) if !has_id => Some(data),
             _ => None,
         };
-        Resource { outer, data }
+        let mut slots = [None; RESOURCE.len()];
+        // `data`'s members first; the wrapper's fill in what `data` lacks.
+        for map in data.into_iter().chain([outer]) {
+            for (name, value) in map {
+                if let Some(i) = slot(name) {
+                    slots[i].get_or_insert(value);
+                }
+            }
+        }
+        Resource { outer, data, slots }
     }
 
     /// The member `key` of the merged resource, as [`resource`] builds it.
     fn get(&self, key: &str) -> Option<&'a Value> {
+        if let Some(i) = slot(key) {
+            return self.slots[i];
+        }
         match self.data {
             None => self.outer.get(key),
             Some(data) => data
@@ -533,6 +549,11 @@ impl<'a> Resource<'a> {
     fn event_name(&self) -> Option<String> {
         event_name_by(|key| self.get(key))
     }
+}
+
+/// The index of `name` in [`RESOURCE`] (lengths first: most names differ there).
+fn slot(name: &str) -> Option<usize> {
+    RESOURCE.iter().position(|(n, _)| n.len() == name.len() && *n == name)
 }
 
 /// The fast readers: each gives `None` ("ask the typed reader") for anything but the plain
