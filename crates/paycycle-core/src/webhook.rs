@@ -170,7 +170,7 @@ impl RawPayload {
         let mut de = serde_json::Deserializer::from_str(text);
         let read = seed.deserialize(&mut de)?;
         de.end()?;
-        Ok((RawPayload::trimmed(text), read))
+        Ok((RawPayload::from_checked(text.to_owned()), read))
     }
 
     /// The payload `text` as an adapter received it and already checked with a JSON parser of
@@ -187,11 +187,6 @@ impl RawPayload {
         } else {
             RawPayload(trimmed.into())
         }
-    }
-
-    /// `text`, checked JSON, without the whitespace around it.
-    fn trimmed(text: &str) -> Self {
-        RawPayload(text.trim_matches([' ', '\t', '\n', '\r']).into())
     }
 
     /// The payload of a JSON value (its compact text).

@@ -106,6 +106,9 @@ pub(crate) struct ParsedObject<'a> {
     pub(crate) php: Pieces<'a>,
     /// The removed member's value when it was a string (the last such one).
     pub(crate) removed: Option<String>,
+    /// The input as text, when the parser checked it as UTF-8 whole (it does unless it builds
+    /// the whole value of a long input).
+    pub(crate) text: Option<&'a str>,
     /// The body (removed member included) as `serde_json::from_slice` reads it, with only the
     /// members [`Build`] asked for, or serde_json's error for one of them (a number out of
     /// range, the one thing PHP's form accepts and serde_json does not). `Null` for
@@ -151,6 +154,7 @@ pub(crate) fn parse_object_without<'a>(
     Ok(ParsedObject {
         php: p.out,
         removed: p.removed,
+        text: p.text,
         value,
     })
 }

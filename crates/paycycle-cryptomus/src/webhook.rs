@@ -113,7 +113,10 @@ impl CryptomusWebhookVerifier {
         let read = parsed.value.map_err(|e| reject(WebhookError::Malformed(e)))?;
         // The parser accepted the body, so it is UTF-8 JSON (serde_json's too: the parser is
         // stricter, see `php_json`); the event keeps it as it came.
-        let text = std::str::from_utf8(body).map_err(|e| reject(WebhookError::Malformed(e.to_string())))?;
+        let text = match parsed.text {
+            Some(text) => text,
+            None => std::str::from_utf8(body).map_err(|e| reject(WebhookError::Malformed(e.to_string())))?,
+        };
         let raw = RawPayload::from_checked(text.to_owned());
         let Some(object) = read.as_object() else {
             return Err(reject(WebhookError::Malformed("the body is not a JSON object".into())));
